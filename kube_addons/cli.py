@@ -1,0 +1,164 @@
+"""Command line: thin click commands that build a Config and hand it to the manager."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Callable, Optional
+
+import click
+
+from kube_addons import __version__, config as cfgmod
+from kube_addons.config import Config, ConfigError
+from kube_addons.kubectl import Kubectl
+from kube_addons.logs import Log
+from kube_addons.manager import Manager, PassReport
+from kube_addons.profiles import PROFILES
+from kube_addons.startup import startup
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# (flag, env var, help, extra click kwargs)
+_OPTIONS: list[tuple[str, str, str, dict]] = [
+    ("--addon-path", cfgmod.ENV_ADDON_PATH,
+     f"Directory of addon manifests [default: {cfgmod.DEFAULT_ADDON_PATH}].", {}),
+    ("--kubectl", cfgmod.ENV_KUBECTL_BIN,
+     f"kubectl binary [default: {cfgmod.DEFAULT_KUBECTL}].", {}),
+    ("--kubectl-opts", cfgmod.ENV_KUBECTL_OPTS,
+     "Options put right after the binary on every call (split like a shell would).", {}),
+    ("--interval", cfgmod.ENV_INTERVAL,
+     f"Seconds between passes [default: {cfgmod.DEFAULT_INTERVAL}].", {}),
+    ("--leader-election", cfgmod.ENV_LEADER_ELECTION,
+     "kcm: act only where kube-controller-manager's Lease holder is this host; off: always "
+     "act. The env var takes upstream's true/false.", {"type": click.Choice(["kcm", "off"])}),
+    ("--hostname", cfgmod.ENV_HOSTNAME, "Host name matched against the leader [default: system].", {}),
+    ("--prune-allowlist-override", cfgmod.ENV_PRUNE_OVERRIDE,
+     "Whitespace-separated group/version/Kind list replacing the default prune list.", {}),
+    ("--extra-prune-allowlist", cfgmod.ENV_PRUNE_EXTRA,
+     "Whitespace-separated group/version/Kind list appended to the prune list.", {}),
+    ("--admission-dir", cfgmod.ENV_ADMISSION_DIR,
+     f"Admission-control manifests applied at startup [default: {cfgmod.DEFAULT_ADMISSION_DIR}].",
+     {}),
+    ("--profile", cfgmod.ENV_PROFILE, "Upstream release to behave like [default: v9.1.8].",
+     {"type": click.Choice(sorted(PROFILES))}),
+    ("--kubectl-timeout", cfgmod.ENV_KUBECTL_TIMEOUT,
+     f"Seconds before a kubectl call is killed [default: {cfgmod.DEFAULT_KUBECTL_TIMEOUT:g}].", {}),
+]
+
+
+def _flag_param(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def config_options(func: Callable) -> Callable:
+    for flag, env, text, extra in reversed(_OPTIONS):
+        func = click.option(flag, default=None, help=f"{text} (env: {env})", **extra)(func)
+    return func
+
+
+def build_config(params: dict) -> Config:
+    flags: dict[str, str] = {}
+    for flag, env, _text, _extra in _OPTIONS:
+        value = params.get(_flag_param(flag))
+        if value is None:
+            continue
+        if flag == "--leader-election":
+            value = "true" if value == "kcm" else "false"
+        flags[env] = str(value)
+    return cfgmod.load(os.environ, flags)
+
+
+def _load(params: dict) -> Config:
+    try:
+        return build_config(params)
+    except ConfigError as exc:
+        click.echo(f"kube-addons: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _make_manager(cfg: Config, log: Log) -> Manager:
+    kubectl = Kubectl(cfg.kubectl_bin, cfg.kubectl_opts, timeout=cfg.kubectl_timeout)
+    return Manager(cfg, kubectl, log, threading.Event())
+
+
+def _handle_signals(manager: Manager) -> None:
+    """Stop promptly on SIGTERM/SIGINT, ending any running kubectl (upstream's bash, as
+    PID 1, ignored SIGTERM and sat out the grace period)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        manager.stop.set()
+        manager.kubectl.stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kube-addons")
+def cli() -> None:
+    """Keep the addon manifests under ADDON_PATH applied to the cluster.
+
+    A drop-in port of Kubernetes' addon-manager (kube-addons.sh): objects labelled
+    addonmanager.kubernetes.io/mode=Reconcile are re-applied every interval and pruned
+    when their file goes; mode=EnsureExists objects are created when missing.
+
+    \b
+    Example:
+      ADDON_PATH=./addons kube-addons once
+    """
+
+
+@cli.command()
+@click.option("--loop", is_flag=True, help="Keep running passes every interval until signalled.")
+@config_options
+def run(loop: bool, **params: object) -> None:
+    """Start up as upstream does, then run one pass (or, with --loop, run forever).
+
+    \b
+    Example (what the static pod runs):
+      KUBECTL_OPTS=--kubeconfig=/etc/kubeconfig kube-addons run --loop
+    """
+    cfg = _load(params)
+    log = Log()
+    manager = _make_manager(cfg, log)
+    _handle_signals(manager)
+    startup(manager)
+    if manager.stop.is_set():
+        sys.exit(EXIT_OK)
+    if loop:
+        manager.loop()
+        sys.exit(EXIT_OK)
+    report = manager.run_pass()
+    sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+
+
+@cli.command()
+@config_options
+def once(**params: object) -> None:
+    """One ensure + reconcile pass, no startup waits and no leader check (for CI).
+
+    Exit 0 when every kubectl call succeeded, 1 when one failed, 2 on a usage error.
+
+    \b
+    Example:
+      ADDON_PATH=./addons KUBECTL_BIN=$(command -v kubectl) kube-addons once
+    """
+    cfg = _load(params)
+    log = Log()
+    manager = _make_manager(cfg, log)
+    _handle_signals(manager)
+    report: PassReport = manager.run_pass(check_leader=False)
+    click.echo(f"once: {report.tally.summary()}")
+    sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+
+
+# Invoked through upstream's script names (the drop-in shims), run the daemon.
+_SCRIPT_NAMES = ("kube-addons.sh", "kube-addons-main.sh")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if os.path.basename(sys.argv[0]) in _SCRIPT_NAMES and not args:
+        args = ["run", "--loop"]
+    cli.main(args=args, prog_name="kube-addons")

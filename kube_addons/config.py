@@ -1,0 +1,177 @@
+"""Environment + flags -> one frozen Config. The only module that reads the environment."""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from kube_addons.profiles import DEFAULT_PROFILE, PROFILES, Profile
+
+DEFAULT_KUBECTL = "/usr/local/bin/kubectl"
+DEFAULT_ADDON_PATH = "/etc/kubernetes/addons"
+DEFAULT_ADMISSION_DIR = "/etc/kubernetes/admission-controls"
+DEFAULT_INTERVAL = 60
+DEFAULT_KUBECTL_TIMEOUT = 120.0
+
+# Environment variables: upstream's names first, then our own.
+ENV_KUBECTL_BIN = "KUBECTL_BIN"
+ENV_KUBECTL_OPTS = "KUBECTL_OPTS"
+ENV_ADDON_PATH = "ADDON_PATH"
+ENV_INTERVAL = "TEST_ADDON_CHECK_INTERVAL_SEC"
+ENV_LEADER_ELECTION = "ADDON_MANAGER_LEADER_ELECTION"
+ENV_HOSTNAME = "HOSTNAME"
+ENV_PRUNE_OVERRIDE = "KUBECTL_PRUNE_WHITELIST_OVERRIDE"
+ENV_PRUNE_EXTRA = "KUBECTL_EXTRA_PRUNE_WHITELIST"
+ENV_ADMISSION_DIR = "KUBE_ADDONS_ADMISSION_DIR"
+ENV_PROFILE = "KUBE_ADDONS_PROFILE"
+ENV_KUBECTL_TIMEOUT = "KUBE_ADDONS_KUBECTL_TIMEOUT"
+
+LEADER_KCM = "kcm"
+LEADER_OFF = "off"
+
+
+class ConfigError(ValueError):
+    """A setting is unusable; the message names the variable or path."""
+
+
+@dataclass(frozen=True)
+class Config:
+    kubectl_bin: str
+    kubectl_opts: tuple[str, ...]
+    addon_path: str
+    interval: int
+    leader_election: str
+    hostname: str
+    prune_allowlist: tuple[str, ...]
+    admission_dir: str
+    profile: Profile
+    kubectl_timeout: float
+    # Raw interval text, printed in the "started" line as upstream echoes it.
+    interval_text: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    """bash's ${VAR:-default}: unset and empty are the same."""
+    return env.get(name) or ""
+
+
+def parse_interval(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ConfigError(f"{ENV_INTERVAL} must be a whole number of seconds, got {text!r}")
+    if value < 0:
+        raise ConfigError(f"{ENV_INTERVAL} must not be negative, got {text!r}")
+    return value
+
+
+def parse_leader_election(text: str) -> tuple[str, Optional[str]]:
+    """Upstream runs the value as a command: `true` (or empty) on, `false` off.
+
+    Any other value fails as a command and so also turns election off, with a bash
+    error each pass; we say it once, clearly.
+    """
+    if text in ("", "true"):
+        return LEADER_KCM, None
+    if text == "false":
+        return LEADER_OFF, None
+    if text in (LEADER_KCM, LEADER_OFF):
+        return text, None
+    return LEADER_OFF, (
+        f"{ENV_LEADER_ELECTION}={text!r} is neither 'true' nor 'false'; "
+        "leader election is disabled (as upstream ends up doing)"
+    )
+
+
+def prune_allowlist(profile: Profile, override: str, extra: str) -> tuple[str, ...]:
+    """Override replaces the default list, extra is appended; both split on whitespace."""
+    base: tuple[str, ...]
+    if override.strip():
+        base = tuple(override.split())
+    else:
+        base = profile.default_prune_allowlist or ()
+    return base + tuple(extra.split())
+
+
+def resolve_kubectl(text: str) -> tuple[str, tuple[str, ...]]:
+    """KUBECTL_BIN is expanded unquoted upstream, so it may carry extra words."""
+    words = shlex.split(text)
+    if not words:
+        raise ConfigError(f"{ENV_KUBECTL_BIN} is empty")
+    binary = words[0]
+    if os.sep not in binary:
+        found = shutil.which(binary)
+        if not found:
+            raise ConfigError(f"{ENV_KUBECTL_BIN}: {binary!r} not found on PATH")
+        binary = found
+    if not os.path.isfile(binary):
+        raise ConfigError(f"{ENV_KUBECTL_BIN}: kubectl not found at {binary}")
+    if not os.access(binary, os.X_OK):
+        raise ConfigError(f"{ENV_KUBECTL_BIN}: {binary} is not executable")
+    return binary, tuple(words[1:])
+
+
+def parse_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{ENV_KUBECTL_TIMEOUT} must be a number of seconds, got {text!r}")
+    if value <= 0:
+        raise ConfigError(f"{ENV_KUBECTL_TIMEOUT} must be positive, got {text!r}")
+    return value
+
+
+def load(
+    env: Mapping[str, str],
+    flags: Optional[Mapping[str, str]] = None,
+    check_kubectl: bool = True,
+) -> Config:
+    """Build the Config. `flags` are keyed by the environment variable they override."""
+    merged = dict(env)
+    for name, value in (flags or {}).items():
+        if value is not None:
+            merged[name] = value
+
+    profile_name = _get(merged, ENV_PROFILE) or DEFAULT_PROFILE.name
+    profile = PROFILES.get(profile_name)
+    if profile is None:
+        raise ConfigError(
+            f"{ENV_PROFILE}: unknown profile {profile_name!r} (known: {', '.join(PROFILES)})"
+        )
+
+    kubectl_text = _get(merged, ENV_KUBECTL_BIN) or DEFAULT_KUBECTL
+    if check_kubectl:
+        kubectl_bin, extra_words = resolve_kubectl(kubectl_text)
+    else:
+        words = shlex.split(kubectl_text) or [DEFAULT_KUBECTL]
+        kubectl_bin, extra_words = words[0], tuple(words[1:])
+    try:
+        opts = tuple(shlex.split(_get(merged, ENV_KUBECTL_OPTS)))
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_KUBECTL_OPTS}: cannot split {merged.get(ENV_KUBECTL_OPTS)!r}: {exc}")
+
+    interval_text = _get(merged, ENV_INTERVAL) or str(DEFAULT_INTERVAL)
+    leader, warning = parse_leader_election(_get(merged, ENV_LEADER_ELECTION))
+    hostname = _get(merged, ENV_HOSTNAME) or socket.gethostname()
+    timeout_text = _get(merged, ENV_KUBECTL_TIMEOUT)
+
+    return Config(
+        kubectl_bin=kubectl_bin,
+        kubectl_opts=extra_words + opts,
+        addon_path=_get(merged, ENV_ADDON_PATH) or DEFAULT_ADDON_PATH,
+        interval=parse_interval(interval_text),
+        interval_text=interval_text,
+        leader_election=leader,
+        hostname=hostname,
+        prune_allowlist=prune_allowlist(
+            profile, _get(merged, ENV_PRUNE_OVERRIDE), _get(merged, ENV_PRUNE_EXTRA)
+        ),
+        admission_dir=_get(merged, ENV_ADMISSION_DIR) or DEFAULT_ADMISSION_DIR,
+        profile=profile,
+        kubectl_timeout=parse_timeout(timeout_text) if timeout_text else DEFAULT_KUBECTL_TIMEOUT,
+        warnings=(warning,) if warning else (),
+    )
