@@ -32,7 +32,8 @@ _OPTIONS: list[tuple[str, str, str, dict]] = [
     ("--leader-election", cfgmod.ENV_LEADER_ELECTION,
      "kcm: act only where kube-controller-manager's Lease holder is this host; off: always "
      "act. The env var takes upstream's true/false.", {"type": click.Choice(["kcm", "off"])}),
-    ("--hostname", cfgmod.ENV_HOSTNAME, "Host name matched against the leader [default: system].", {}),
+    ("--hostname", cfgmod.ENV_HOSTNAME,
+     "Host name matched against the leader [default: system].", {}),
     ("--prune-allowlist-override", cfgmod.ENV_PRUNE_OVERRIDE,
      "Whitespace-separated group/version/Kind list replacing the default prune list.", {}),
     ("--extra-prune-allowlist", cfgmod.ENV_PRUNE_EXTRA,

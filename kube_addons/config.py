@@ -63,7 +63,9 @@ def parse_interval(text: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise ConfigError(f"{ENV_INTERVAL} must be a whole number of seconds, got {text!r}")
+        raise ConfigError(
+            f"{ENV_INTERVAL} must be a whole number of seconds, got {text!r}"
+        ) from None
     if value < 0:
         raise ConfigError(f"{ENV_INTERVAL} must not be negative, got {text!r}")
     return value
@@ -119,7 +121,9 @@ def parse_timeout(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"{ENV_KUBECTL_TIMEOUT} must be a number of seconds, got {text!r}")
+        raise ConfigError(
+            f"{ENV_KUBECTL_TIMEOUT} must be a number of seconds, got {text!r}"
+        ) from None
     if value <= 0:
         raise ConfigError(f"{ENV_KUBECTL_TIMEOUT} must be positive, got {text!r}")
     return value
@@ -152,7 +156,9 @@ def load(
     try:
         opts = tuple(shlex.split(_get(merged, ENV_KUBECTL_OPTS)))
     except ValueError as exc:
-        raise ConfigError(f"{ENV_KUBECTL_OPTS}: cannot split {merged.get(ENV_KUBECTL_OPTS)!r}: {exc}")
+        raise ConfigError(
+            f"{ENV_KUBECTL_OPTS}: cannot split {merged.get(ENV_KUBECTL_OPTS)!r}: {exc}"
+        ) from None
 
     interval_text = _get(merged, ENV_INTERVAL) or str(DEFAULT_INTERVAL)
     leader, warning = parse_leader_election(_get(merged, ENV_LEADER_ELECTION))

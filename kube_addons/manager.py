@@ -118,7 +118,8 @@ class Manager:
         result = self.kubectl.run(*ensure_argv(self.config.addon_path), merge=True)
         self.log.lines(drop_containing(result.stdout, ALREADY_EXISTS))
         self.log.info(f"== Kubernetes addon ensure completed at {timestamp()} ==")
-        return CallReport("ensure", result, classify(result, result.stdout, (ALREADY_EXISTS, NO_OBJECTS)))
+        problems = classify(result, result.stdout, (ALREADY_EXISTS, NO_OBJECTS))
+        return CallReport("ensure", result, problems)
 
     def reconcile(self) -> list[CallReport]:
         reports = []

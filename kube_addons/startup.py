@@ -107,7 +107,8 @@ class Bootstrap:
             return True
         if ALREADY_EXISTS in result.stdout:
             self.log.info(
-                f"== Skipping start {name} in namespace {namespace}, already exists at {timestamp()}"
+                f"== Skipping start {name} in namespace {namespace}, "
+                f"already exists at {timestamp()}"
             )
             return True
         if "no objects" in result.stdout:

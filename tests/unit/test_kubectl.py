@@ -21,7 +21,8 @@ def test_argv_puts_opts_right_after_binary(fake):
 def test_captures_streams_exit_code_and_stdin(fake):
     fake.on("apply", stdout="configmap/a created\n", stderr="warn\n", code=3)
     result = Kubectl(fake.path).run("apply", "-f", "-", stdin="kind: ConfigMap\n")
-    assert (result.exit_code, result.stdout, result.stderr) == (3, "configmap/a created\n", "warn\n")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        3, "configmap/a created\n", "warn\n")
     assert fake.stdins() == ["kind: ConfigMap\n"]
     assert result.verb == "apply"
 

@@ -79,7 +79,8 @@ def test_error_lines_ignore_success_warnings_and_benign():
         "configmap/a created\n"
         "Warning: resource configmaps/a is missing the kubectl.kubernetes.io/"
         "last-applied-configuration annotation\n"
-        'Error from server (AlreadyExists): error when creating "f": configmaps "b" already exists\n'
+        'Error from server (AlreadyExists): error when creating "f": '
+        'configmaps "b" already exists\n'
         "error: no objects passed to create\n"
         'The ConfigMap "BAD" is invalid: metadata.name: Invalid value: "BAD"\n'
         "* metadata.name: a lowercase RFC 1123 subdomain\n"
