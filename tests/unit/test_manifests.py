@@ -37,7 +37,8 @@ def test_walk_like_kubectl(tmp_path):
     (tmp_path / ".hidden.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: h}\n")
     (tmp_path / "c.yaml.bak").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     (tmp_path / "real").mkdir()
-    (tmp_path / "real" / "r.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r}\n")
+    (tmp_path / "real" / "r.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r}\n")
     os.symlink(tmp_path / "real", tmp_path / "zlink")
     os.symlink(tmp_path / "a.json", tmp_path / "file-link.json")
     result = scan(str(tmp_path))
