@@ -10,7 +10,16 @@ from typing import Callable, Optional
 import click
 
 from kube_addons import __version__, config as cfgmod
+from kube_addons.commands import (
+    attach_log,
+    log_format_option,
+    make_run_extras,
+    once_summary,
+    register,
+    run_options,
+)
 from kube_addons.config import Config, ConfigError
+from kube_addons.jsonlog import make_log
 from kube_addons.kubectl import Kubectl
 from kube_addons.logs import Log
 from kube_addons.manager import Manager, PassReport
@@ -31,7 +40,8 @@ _OPTIONS: list[tuple[str, str, str, dict]] = [
      f"Seconds between passes [default: {cfgmod.DEFAULT_INTERVAL}].", {}),
     ("--leader-election", cfgmod.ENV_LEADER_ELECTION,
      "kcm: act only where kube-controller-manager's Lease holder is this host; off: always "
-     "act. The env var takes upstream's true/false.", {"type": click.Choice(["kcm", "off"])}),
+     "act; lease: our own Lease, see --lease (not upstream). The env var takes upstream's "
+     "true/false, or lease.", {"type": click.Choice(["kcm", "lease", "off"])}),
     ("--hostname", cfgmod.ENV_HOSTNAME,
      "Host name matched against the leader [default: system].", {}),
     ("--prune-allowlist-override", cfgmod.ENV_PRUNE_OVERRIDE,
@@ -41,8 +51,22 @@ _OPTIONS: list[tuple[str, str, str, dict]] = [
     ("--admission-dir", cfgmod.ENV_ADMISSION_DIR,
      f"Admission-control manifests applied at startup [default: {cfgmod.DEFAULT_ADMISSION_DIR}].",
      {}),
+    ("--namespace-file", cfgmod.ENV_NAMESPACE_FILE,
+     "Namespace manifest the v8.6 profile applies at startup "
+     f"[default: {cfgmod.DEFAULT_NAMESPACE_FILE}].", {}),
     ("--profile", cfgmod.ENV_PROFILE, "Upstream release to behave like [default: v9.1.8].",
      {"type": click.Choice(sorted(PROFILES))}),
+    ("--guards", cfgmod.ENV_GUARDS,
+     "on: hold back accidental deletions (see README, Safety); off: upstream's calls exactly "
+     "[default: on].", {"type": click.Choice(["on", "off"])}),
+    ("--max-prune", cfgmod.ENV_MAX_PRUNE,
+     f"Most objects one class may prune in a pass [default: {cfgmod.DEFAULT_MAX_PRUNE}].", {}),
+    ("--allow-prune", cfgmod.ENV_ALLOW_PRUNE,
+     "KIND/NAMESPACE/NAME the blast-radius guard lets go (repeatable; env: space-separated).",
+     {"multiple": True}),
+    ("--state-configmap", cfgmod.ENV_STATE,
+     "kube-system ConfigMap remembering what each file held; 'none' keeps it in memory "
+     "[default: kube-addons-state-<hash of ADDON_PATH>].", {}),
     ("--kubectl-timeout", cfgmod.ENV_KUBECTL_TIMEOUT,
      f"Seconds before a kubectl call is killed [default: {cfgmod.DEFAULT_KUBECTL_TIMEOUT:g}].", {}),
 ]
@@ -58,16 +82,18 @@ def config_options(func: Callable) -> Callable:
     return func
 
 
-def build_config(params: dict) -> Config:
+def build_config(params: dict, check_kubectl: bool = True) -> Config:
     flags: dict[str, str] = {}
     for flag, env, _text, _extra in _OPTIONS:
         value = params.get(_flag_param(flag))
-        if value is None:
+        if value is None or value == ():
             continue
+        if isinstance(value, tuple):
+            value = " ".join(value)
         if flag == "--leader-election":
-            value = "true" if value == "kcm" else "false"
+            value = {"kcm": "true", "off": "false"}.get(str(value), value)
         flags[env] = str(value)
-    return cfgmod.load(os.environ, flags)
+    return cfgmod.load(os.environ, flags, check_kubectl=check_kubectl)
 
 
 def _load(params: dict) -> Config:
@@ -113,45 +139,63 @@ def cli() -> None:
 @cli.command()
 @click.option("--loop", is_flag=True, help="Keep running passes every interval until signalled.")
 @config_options
+@run_options
 def run(loop: bool, **params: object) -> None:
     """Start up as upstream does, then run one pass (or, with --loop, run forever).
 
     \b
     Example (what the static pod runs):
       KUBECTL_OPTS=--kubeconfig=/etc/kubeconfig kube-addons run --loop
+    Example (beyond upstream):
+      kube-addons run --loop --watch --metrics-addr 127.0.0.1:9102 --leader-election lease
     """
     cfg = _load(params)
-    log = Log()
+    extras = make_run_extras(params, cfg, loop)
+    log = extras.log
     manager = _make_manager(cfg, log)
+    extras.attach(manager)
     _handle_signals(manager)
-    startup(manager)
-    if manager.stop.is_set():
-        sys.exit(EXIT_OK)
-    if loop:
-        manager.loop()
-        sys.exit(EXIT_OK)
-    report = manager.run_pass()
-    sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+    try:
+        startup(manager)
+        if manager.stop.is_set():
+            sys.exit(EXIT_OK)
+        extras.before_passes(manager)
+        if loop:
+            manager.loop(on_pass=extras.on_pass)
+            sys.exit(EXIT_OK)
+        report = manager.run_pass()
+        extras.on_pass(report)
+        sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+    finally:
+        extras.close()
 
 
 @cli.command()
 @config_options
+@log_format_option
 def once(**params: object) -> None:
     """One ensure + reconcile pass, no startup waits and no leader check (for CI).
 
-    Exit 0 when every kubectl call succeeded, 1 when one failed, 2 on a usage error.
+    Exit 0 when every kubectl call succeeded, 1 when one failed or a guard held
+    something back, 2 on a usage error.
 
     \b
     Example:
       ADDON_PATH=./addons KUBECTL_BIN=$(command -v kubectl) kube-addons once
     """
     cfg = _load(params)
-    log = Log()
+    log = make_log(str(params.get("log_format") or "text"))
     manager = _make_manager(cfg, log)
+    attach_log(manager, log)
     _handle_signals(manager)
     report: PassReport = manager.run_pass(check_leader=False)
-    click.echo(f"once: {report.tally.summary()}")
-    sys.exit(EXIT_FAILED if report.failed else EXIT_OK)
+    held = f", held back {report.held}" if report.held else ""
+    once_summary(log, f"once: {report.tally.summary()}{held}", report)
+    sys.exit(EXIT_FAILED if report.failed or report.held else EXIT_OK)
+
+
+# plan, diff, validate (kube_addons/commands.py).
+register(cli, config_options, build_config)
 
 
 # Invoked through upstream's script names (the drop-in shims), run the daemon.

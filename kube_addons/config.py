@@ -13,6 +13,7 @@ from kube_addons.profiles import DEFAULT_PROFILE, PROFILES, Profile
 DEFAULT_KUBECTL = "/usr/local/bin/kubectl"
 DEFAULT_ADDON_PATH = "/etc/kubernetes/addons"
 DEFAULT_ADMISSION_DIR = "/etc/kubernetes/admission-controls"
+DEFAULT_NAMESPACE_FILE = "/opt/namespace.yaml"
 DEFAULT_INTERVAL = 60
 DEFAULT_KUBECTL_TIMEOUT = 120.0
 
@@ -28,9 +29,16 @@ ENV_PRUNE_EXTRA = "KUBECTL_EXTRA_PRUNE_WHITELIST"
 ENV_ADMISSION_DIR = "KUBE_ADDONS_ADMISSION_DIR"
 ENV_PROFILE = "KUBE_ADDONS_PROFILE"
 ENV_KUBECTL_TIMEOUT = "KUBE_ADDONS_KUBECTL_TIMEOUT"
+ENV_NAMESPACE_FILE = "KUBE_ADDONS_NAMESPACE_FILE"
+ENV_GUARDS = "KUBE_ADDONS_GUARDS"
+ENV_MAX_PRUNE = "KUBE_ADDONS_MAX_PRUNE"
+ENV_ALLOW_PRUNE = "KUBE_ADDONS_ALLOW_PRUNE"
+ENV_STATE = "KUBE_ADDONS_STATE_CONFIGMAP"
+DEFAULT_MAX_PRUNE = 5
 
 LEADER_KCM = "kcm"
 LEADER_OFF = "off"
+LEADER_LEASE = "lease"  # our own Lease (kube_addons.election), not upstream's
 
 
 class ConfigError(ValueError):
@@ -51,6 +59,14 @@ class Config:
     kubectl_timeout: float
     # Raw interval text, printed in the "started" line as upstream echoes it.
     interval_text: str = ""
+    # Applied at startup by profiles with a namespace bootstrap (v8.6; upstream hard-codes it).
+    namespace_file: str = DEFAULT_NAMESPACE_FILE
+    guards: bool = True
+    max_prune: int = DEFAULT_MAX_PRUNE
+    allow_prune: frozenset[str] = frozenset()
+    # ConfigMap in kube-system remembering what each file held; "" = derived from
+    # ADDON_PATH, "none" = memory only.
+    state_configmap: str = ""
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -81,7 +97,7 @@ def parse_leader_election(text: str) -> tuple[str, Optional[str]]:
         return LEADER_KCM, None
     if text == "false":
         return LEADER_OFF, None
-    if text in (LEADER_KCM, LEADER_OFF):
+    if text in (LEADER_KCM, LEADER_OFF, LEADER_LEASE):
         return text, None
     return LEADER_OFF, (
         f"{ENV_LEADER_ELECTION}={text!r} is neither 'true' nor 'false'; "
@@ -115,6 +131,26 @@ def resolve_kubectl(text: str) -> tuple[str, tuple[str, ...]]:
     if not os.access(binary, os.X_OK):
         raise ConfigError(f"{ENV_KUBECTL_BIN}: {binary} is not executable")
     return binary, tuple(words[1:])
+
+
+def parse_switch(name: str, text: str) -> bool:
+    if text in ("", "on", "true", "1"):
+        return True
+    if text in ("off", "false", "0"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {text!r}")
+
+
+def parse_count(name: str, text: str, default: int) -> int:
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {text!r}")
+    return value
 
 
 def parse_timeout(text: str) -> float:
@@ -177,7 +213,12 @@ def load(
             profile, _get(merged, ENV_PRUNE_OVERRIDE), _get(merged, ENV_PRUNE_EXTRA)
         ),
         admission_dir=_get(merged, ENV_ADMISSION_DIR) or DEFAULT_ADMISSION_DIR,
+        namespace_file=_get(merged, ENV_NAMESPACE_FILE) or DEFAULT_NAMESPACE_FILE,
         profile=profile,
         kubectl_timeout=parse_timeout(timeout_text) if timeout_text else DEFAULT_KUBECTL_TIMEOUT,
         warnings=(warning,) if warning else (),
+        guards=parse_switch(ENV_GUARDS, _get(merged, ENV_GUARDS)),
+        max_prune=parse_count(ENV_MAX_PRUNE, _get(merged, ENV_MAX_PRUNE), DEFAULT_MAX_PRUNE),
+        allow_prune=frozenset(_get(merged, ENV_ALLOW_PRUNE).split()),
+        state_configmap=_get(merged, ENV_STATE),
     )

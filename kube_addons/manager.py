@@ -4,10 +4,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-from kube_addons import leader
-from kube_addons.config import LEADER_OFF, Config
+from kube_addons import leader, manifests
+from kube_addons.config import LEADER_LEASE, LEADER_OFF, Config
+from kube_addons.guards import Decision, Plan
 from kube_addons.kubectl import Kubectl, Result
 from kube_addons.logs import Log, timestamp
 from kube_addons.output import (
@@ -18,6 +19,13 @@ from kube_addons.output import (
     error_lines,
 )
 from kube_addons.profiles import DEPRECATED_SELECTOR, ENSURE_SELECTOR, RECONCILE_SELECTOR
+from kube_addons.safety import Safety
+
+# (report name, log title, selector, manifest class)
+RECONCILE_CALLS = (
+    ("reconcile-deprecated", "deprecated label", DEPRECATED_SELECTOR, manifests.DEPRECATED),
+    ("reconcile", "addon-manager label", RECONCILE_SELECTOR, manifests.RECONCILE),
+)
 
 
 @dataclass
@@ -36,12 +44,18 @@ class PassReport:
     leader: bool = True
     calls: list[CallReport] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
+    decisions: list[Decision] = field(default_factory=list)
     started: float = 0.0
     finished: float = 0.0
 
     @property
     def failed(self) -> bool:
         return any(call.failed for call in self.calls)
+
+    @property
+    def held(self) -> int:
+        """Guard decisions that held something back this pass."""
+        return sum(1 for decision in self.decisions if decision.held)
 
 
 def prune_flag_words(flag: str, allowlist: tuple[str, ...]) -> list[str]:
@@ -59,6 +73,11 @@ def ensure_argv(addon_path: str) -> tuple[str, ...]:
 
 def reconcile_argv(addon_path: str, selector: str, prune_words: list[str]) -> tuple[str, ...]:
     return ("apply", "-f", addon_path, "-l", selector, "--prune=true", *prune_words, "--recursive")
+
+
+def apply_argv(addon_path: str, selector: str) -> tuple[str, ...]:
+    """Reconcile without pruning, for a class a guard holds back."""
+    return ("apply", "-f", addon_path, "-l", selector, "--recursive")
 
 
 def classify(result: Result, text: str, benign: tuple[str, ...]) -> list[str]:
@@ -87,16 +106,18 @@ class Manager:
         self.kubectl = kubectl
         self.log = log
         self.stop = stop or threading.Event()
-        self._prune_words: Optional[list[str]] = None
+        self.safety = Safety(config, kubectl, log)
+        # --watch sets it to start the next pass early; --leader-election=lease sets
+        # election (a kube_addons.election.LeaseElector).
+        self.wake = threading.Event()
+        self.election: Optional[Any] = None
 
     # -- prune flags -------------------------------------------------------------
 
     def prune_words(self) -> list[str]:
-        if self._prune_words is None:
-            allowlist = self.config.prune_allowlist
-            flag = self.kubectl.prune_flag() if allowlist else ""
-            self._prune_words = prune_flag_words(flag, allowlist)
-        return self._prune_words
+        allowlist = self.safety.allowlist()
+        flag = self.kubectl.prune_flag() if allowlist else ""
+        return prune_flag_words(flag, allowlist)
 
     def log_prune_flags(self) -> None:
         if not self.config.profile.log_prune_flags:
@@ -111,25 +132,43 @@ class Manager:
         if self.config.leader_election == LEADER_OFF:
             self.log.info("Leader election disabled.")
             return True
+        if self.config.leader_election == LEADER_LEASE and self.election is not None:
+            return bool(self.election.check(self.log))
         return leader.is_leader(self.config.profile, self.kubectl, self.log, self.config.hostname)
+
+    def _note_timeout(self, result: Result) -> None:
+        if result.timed_out:
+            self.log.error(
+                f"== kubectl did not finish within {self.kubectl.timeout:g}s and was killed: "
+                f"{' '.join(result.argv[1:])} =="
+            )
 
     def ensure(self) -> CallReport:
         """Create what is missing; AlreadyExists is the normal answer and is dropped."""
         result = self.kubectl.run(*ensure_argv(self.config.addon_path), merge=True)
+        self._note_timeout(result)
         self.log.lines(drop_containing(result.stdout, ALREADY_EXISTS))
         self.log.info(f"== Kubernetes addon ensure completed at {timestamp()} ==")
         problems = classify(result, result.stdout, (ALREADY_EXISTS, NO_OBJECTS))
         return CallReport("ensure", result, problems)
 
-    def reconcile(self) -> list[CallReport]:
+    def reconcile(self, scan: Optional[manifests.Scan] = None,
+                  plan: Optional[Plan] = None) -> list[CallReport]:
+        scan = scan or manifests.Scan(self.config.addon_path)
+        plan = plan or Plan()
+        words = self.prune_words()
+        foreign = self.safety.foreign_protected(scan, self.safety.allowlist()) if words else {}
         reports = []
-        for name, title, selector in (
-            ("reconcile-deprecated", "deprecated label", DEPRECATED_SELECTOR),
-            ("reconcile", "addon-manager label", RECONCILE_SELECTOR),
-        ):
+        for name, title, selector, cls in RECONCILE_CALLS:
             self.log.info(f"== Reconciling with {title} ==")
-            argv = reconcile_argv(self.config.addon_path, selector, self.prune_words())
+            argv = reconcile_argv(self.config.addon_path, selector, words)
+            if cls in plan.no_prune or not self.safety.prune_allowed(
+                cls, argv, scan, plan, foreign.get(cls, [])
+            ):
+                argv = apply_argv(self.config.addon_path, selector)
             result = self.kubectl.run(*argv)
+            self._note_timeout(result)
+            self.safety.saw_output(result.stderr)
             # Upstream pipes only stdout through `grep -v configured`; grep block-buffers
             # into the log file, so kubectl's stderr lands first.
             self.log.write(result.stderr, stderr=True)
@@ -145,8 +184,14 @@ class Manager:
             self.log.info("Not elected leader, going back to sleep.")
             report.leader = False
         else:
+            scan = manifests.scan(self.config.addon_path)
+            plan = self.safety.before_pass(scan)
             report.calls.append(self.ensure())
-            report.calls.extend(self.reconcile())
+            report.calls.extend(self.reconcile(scan, plan))
+            report.decisions = list(plan.decisions)
+            failed = {cls for (_n, _t, _s, cls), call in zip(RECONCILE_CALLS, report.calls[1:])
+                      if call.failed}
+            self.safety.after_pass(scan, plan, failed)
             for call in report.calls:
                 report.tally.add_output(call.result.stdout)
                 report.tally.errors += len(call.problems)
@@ -159,7 +204,17 @@ class Manager:
         """Upstream reads the clock in whole seconds and sleeps what is left of the interval."""
         elapsed = int(time.time()) - start_sec
         if elapsed < self.config.interval:
-            self.stop.wait(self.config.interval - elapsed)
+            self.wait_or_wake(self.config.interval - elapsed)
+
+    def wait_or_wake(self, seconds: float) -> None:
+        """Sleep, returning early on stop or when --watch saw a change (wake)."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set() and not self.wake.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.wake.wait(min(left, 0.1))
+        self.wake.clear()
 
     def loop(self, on_pass: Optional[Callable[[PassReport], None]] = None) -> None:
         while not self.stop.is_set():

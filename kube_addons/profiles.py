@@ -51,8 +51,11 @@ class Profile:
     # None: pass no prune flags at all unless the operator gave a list (v8.6).
     default_prune_allowlist: Optional[tuple[str, ...]]
     log_prune_flags: bool
+    # The namespace the namespace file (/opt/namespace.yaml) is applied with, in the
+    # background at startup ("" for v8.6, which gives `--namespace=`); None: no bootstrap.
     namespace_bootstrap: Optional[str]
     sa_wait: str
+    # False: admission-control files are applied whatever their mode label (before v9.1.2).
     admission_label_aware: bool
     leader_source: str
     # What happens when the leader cannot be determined (empty answer).
@@ -70,5 +73,20 @@ V9_1_8 = Profile(
     unknown_leader_acts=False,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (V9_1_8,)}
+# v8.6 (Feb 2018, kubectl 1.9.3). Two leader bugs of that release are fixed rather than
+# reproduced (KUBECTL_OPTS on the query, #80575; underscores in host names, #88214), and
+# the token wait gives up waiting for a token on servers that mint none (#108313): see
+# leader.py and startup.py.
+V8_6 = Profile(
+    name="v8.6",
+    default_prune_allowlist=None,
+    log_prune_flags=False,
+    namespace_bootstrap="",
+    sa_wait=SA_TOKEN,
+    admission_label_aware=False,
+    leader_source=LEADER_ENDPOINTS,
+    unknown_leader_acts=True,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (V9_1_8, V8_6)}
 DEFAULT_PROFILE = V9_1_8

@@ -1,22 +1,33 @@
-"""What happens once before the loop: banner, service-account wait, admission controls."""
+"""What happens once before the loop: banner, service-account wait, admission controls.
+
+Which wait and which apply rule run is decided by the profile (`sa_wait`,
+`admission_label_aware`, `namespace_bootstrap`); each variant is a function here.
+"""
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import re
 import threading
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from kube_addons.kubectl import Kubectl
 from kube_addons.logs import Log, timestamp
 from kube_addons.manager import Manager
 from kube_addons.output import ALREADY_EXISTS
-from kube_addons.profiles import MODE_LABEL, SA_EXISTS, SYSTEM_NAMESPACE
+from kube_addons.profiles import MODE_LABEL, SA_EXISTS, SA_TOKEN, SYSTEM_NAMESPACE
 
 ADMISSION_NAMESPACE = "default"
 ADMISSION_PATTERNS = ("*.yaml", "*.json")
 BOOTSTRAP_TRIES = 100
 BOOTSTRAP_DELAY = 10.0
 SA_RETRY_DELAY = 0.5
+SA_RETRY_WARNING = "== Error getting default service account, retry in 0.5 second =="
+# v8.6 waited for the name of the default ServiceAccount's first token secret.
+TOKEN_TEMPLATE = "go-template={{with index .secrets 0}}{{.name}}{{end}}"
+# Servers from this release on mint no token secrets for ServiceAccounts.
+TOKENLESS_SINCE = (1, 24)
 
 
 def _find(path: str, errors: list[str]) -> Iterator[str]:
@@ -70,12 +81,14 @@ class Bootstrap:
         stop: threading.Event,
         tries: int = BOOTSTRAP_TRIES,
         delay: float = BOOTSTRAP_DELAY,
+        label_aware: bool = True,
     ) -> None:
         self.kubectl = kubectl
         self.log = log
         self.stop = stop
         self.tries = tries
         self.delay = delay
+        self.label_aware = label_aware
 
     def _echo(self, output: str) -> None:
         self.log.write(output.rstrip("\n") + "\n")
@@ -116,13 +129,31 @@ class Bootstrap:
         self._echo(result.stdout)
         return False
 
+    def apply_step(self, text: str, name: str, namespace: str) -> bool:
+        """Before v9.1.2: one apply whatever the labels say, namespace option first."""
+        result = self.kubectl.run(
+            f"--namespace={namespace}", "apply", "-f", "-", stdin=text, merge=True
+        )
+        # Upstream did not capture this call: kubectl's own lines land in the log as is.
+        self.log.write(result.stdout)
+        if result.ok:
+            self.log.info(
+                f"== Successfully started {name} in namespace {namespace} at {timestamp()}"
+            )
+        return result.ok
+
+    def attempt(self, text: str, name: str, namespace: str) -> bool:
+        if not self.label_aware:
+            return self.apply_step(text, name, namespace)
+        return self.reconcile_step(text, name, namespace) and self.ensure_step(
+            text, name, namespace
+        )
+
     def run(self, path: str, namespace: str) -> bool:
         text = read_manifest_text(path, self.log)
         tries = self.tries
         while tries > 0 and not self.stop.is_set():
-            if self.reconcile_step(text, path, namespace) and self.ensure_step(
-                text, path, namespace
-            ):
+            if self.attempt(text, path, namespace):
                 return True
             if self.stop.is_set():
                 return False
@@ -146,16 +177,112 @@ def wait_for_service_account(kubectl: Kubectl, log: Log, stop: threading.Event) 
             return True
         if stop.is_set():
             break
-        log.warn("== Error getting default service account, retry in 0.5 second ==")
+        log.warn(SA_RETRY_WARNING)
         stop.wait(SA_RETRY_DELAY)
     return False
+
+
+def token_argv() -> tuple[str, ...]:
+    return (
+        "get", f"--namespace={SYSTEM_NAMESPACE}", "serviceaccount", "default", "-o", TOKEN_TEMPLATE
+    )
+
+
+def parse_server_version(text: str) -> Optional[tuple[int, int]]:
+    """major/minor of the API server's /version document ("minor" may read "27+")."""
+    try:
+        info = json.loads(text)
+        return int(re.sub(r"\D", "", info["major"])), int(re.sub(r"\D", "", info["minor"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+class TokenlessCheck:
+    """Does the server mint no token secrets, while the default ServiceAccount exists?
+
+    Asked only after the token query came back without a token; the server's version is
+    read once (until a read succeeds).
+    """
+
+    def __init__(self, kubectl: Kubectl) -> None:
+        self.kubectl = kubectl
+        self.version: Optional[tuple[int, int]] = None
+
+    def server_mints_no_tokens(self) -> bool:
+        if self.version is None:
+            result = self.kubectl.run("get", "--raw", "/version")
+            self.version = parse_server_version(result.stdout) if result.ok else None
+        return self.version is not None and self.version >= TOKENLESS_SINCE
+
+    def account_exists(self) -> bool:
+        return self.kubectl.run(
+            "get", f"--namespace={SYSTEM_NAMESPACE}", "serviceaccount", "default", "-o", "name"
+        ).ok
+
+    def __call__(self) -> bool:
+        return self.server_mints_no_tokens() and self.account_exists()
+
+
+def wait_for_token(kubectl: Kubectl, log: Log, stop: threading.Event) -> bool:
+    """Before v9.1.6: wait until the default ServiceAccount has a token secret.
+
+    Upstream sleeps before every attempt, warns only when kubectl fails, and retries an
+    empty answer silently. On servers >= 1.24 the token never comes and upstream waits
+    forever (#108313): there, the ServiceAccount's existence is accepted instead.
+    """
+    tokenless = TokenlessCheck(kubectl)
+    while not stop.wait(SA_RETRY_DELAY):
+        result = kubectl.run(*token_argv())
+        token = result.stdout.rstrip("\n")
+        if result.ok and token:
+            log.info(
+                f"== Default service account in the {SYSTEM_NAMESPACE} namespace has token "
+                f"{token} =="
+            )
+            return True
+        if tokenless():
+            log.info(
+                f"== Default service account in the {SYSTEM_NAMESPACE} namespace exists; "
+                "this server creates no token secrets (Kubernetes >= 1.24), going on =="
+            )
+            return True
+        if not result.ok:
+            log.write(result.stderr, stderr=True)
+            log.warn(SA_RETRY_WARNING)
+    return False
+
+
+# sa_wait -> the wait
+SA_WAITS: dict[str, Callable[[Kubectl, Log, threading.Event], bool]] = {
+    SA_EXISTS: wait_for_service_account,
+    SA_TOKEN: wait_for_token,
+}
+
+
+def start_namespace_bootstrap(manager: Manager) -> list[threading.Thread]:
+    """v8.6: apply the namespace file in the background, never waited for."""
+    namespace = manager.config.profile.namespace_bootstrap
+    if namespace is None:
+        return []
+    bootstrap = Bootstrap(manager.kubectl, manager.log, manager.stop, label_aware=False)
+    path = manager.config.namespace_file
+    thread = threading.Thread(
+        target=bootstrap.run, args=(path, namespace), name=f"bootstrap:{path}", daemon=True
+    )
+    thread.start()
+    return [thread]
 
 
 def start_admission_controls(
     manager: Manager, bootstrap: Optional[Bootstrap] = None
 ) -> list[threading.Thread]:
     """One background job per file, concurrent with the loop and never waited for."""
-    bootstrap = bootstrap or Bootstrap(manager.kubectl, manager.log, manager.stop)
+    bootstrap = bootstrap or Bootstrap(
+        manager.kubectl,
+        manager.log,
+        manager.stop,
+        label_aware=manager.config.profile.admission_label_aware,
+    )
     threads = []
     for path in find_admission_files(manager.config.admission_dir, manager.log):
         thread = threading.Thread(
@@ -181,10 +308,9 @@ def startup(manager: Manager) -> list[threading.Thread]:
     )
     for warning in cfg.warnings:
         log.warn(warning)
-    if cfg.profile.sa_wait != SA_EXISTS:
-        raise NotImplementedError(cfg.profile.sa_wait)
-    if not wait_for_service_account(manager.kubectl, log, manager.stop):
-        return []
-    threads = start_admission_controls(manager)
+    threads = start_namespace_bootstrap(manager)
+    if not SA_WAITS[cfg.profile.sa_wait](manager.kubectl, log, manager.stop):
+        return threads
+    threads += start_admission_controls(manager)
     log.info(f"== Entering periodical apply loop at {timestamp()} ==")
     return threads

@@ -120,8 +120,14 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture
-def addons(tmp_path) -> AddonDir:
-    return AddonDir(tmp_path / "addons")
+def addons(tmp_path, kubectl):
+    """A throwaway ADDON_PATH; its guard state ConfigMap is removed afterwards."""
+    from kube_addons.state import configmap_name
+
+    directory = AddonDir(tmp_path / "addons")
+    yield directory
+    kubectl("delete", "configmap", "-n", "kube-system", configmap_name(str(directory.root)),
+            "--ignore-not-found", check=False)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from kube_addons.cli import cli
 
 
 def invoke(args, env=None):
-    return CliRunner().invoke(cli, args, env=env or {}, catch_exceptions=False)
+    env = {"KUBE_ADDONS_GUARDS": "off", **(env or {})}
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
 
 
 def test_version():
