@@ -120,6 +120,10 @@ class RunExtras:
         if isinstance(self.log, JsonLog):
             self.log.observe_call(result)
 
+    def _count_call(self, result: Result) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_call(result)
+
     def attach(self, manager: Manager) -> None:
         manager.kubectl.on_result = self.on_result
         if isinstance(self.log, JsonLog):
@@ -131,8 +135,9 @@ class RunExtras:
             self.log.info(f"== Serving metrics on http://{host}:{port}/metrics and /healthz ==")
         if self.cfg.leader_election == LEADER_LEASE:
             # Its own kubectl: SIGTERM stops the manager's, and the release must still run.
+            # Renewals are counted in metrics but not logged: text mode logs none either.
             kubectl = Kubectl(self.cfg.kubectl_bin, self.cfg.kubectl_opts,
-                              timeout=self.cfg.kubectl_timeout, on_result=self.on_result)
+                              timeout=self.cfg.kubectl_timeout, on_result=self._count_call)
             self.elector = LeaseElector(
                 kubectl, self.log, new_identity(self.cfg.hostname), self.lease,
                 self.lease_duration, self.lease_renew, on_change=self._leader_changed,

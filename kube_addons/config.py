@@ -34,6 +34,9 @@ ENV_GUARDS = "KUBE_ADDONS_GUARDS"
 ENV_MAX_PRUNE = "KUBE_ADDONS_MAX_PRUNE"
 ENV_ALLOW_PRUNE = "KUBE_ADDONS_ALLOW_PRUNE"
 ENV_STATE = "KUBE_ADDONS_STATE_CONFIGMAP"
+ENV_EXACT = "KUBE_ADDONS_EXACT"
+ENV_FULL_EVERY = "KUBE_ADDONS_FULL_PASS_EVERY"
+DEFAULT_FULL_EVERY = 10
 DEFAULT_MAX_PRUNE = 5
 
 LEADER_KCM = "kcm"
@@ -67,6 +70,11 @@ class Config:
     # ConfigMap in kube-system remembering what each file held; "" = derived from
     # ADDON_PATH, "none" = memory only.
     state_configmap: str = ""
+    # Upstream's three kubectl runs every pass, nothing skipped (the baseline); otherwise a
+    # pass whose live objects already match is answered without re-applying, and every
+    # full_pass_every-th pass is exact anyway.
+    exact: bool = False
+    full_pass_every: int = DEFAULT_FULL_EVERY
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -133,8 +141,10 @@ def resolve_kubectl(text: str) -> tuple[str, tuple[str, ...]]:
     return binary, tuple(words[1:])
 
 
-def parse_switch(name: str, text: str) -> bool:
-    if text in ("", "on", "true", "1"):
+def parse_switch(name: str, text: str, default: bool = True) -> bool:
+    if text == "":
+        return default
+    if text in ("on", "true", "1"):
         return True
     if text in ("off", "false", "0"):
         return False
@@ -221,4 +231,7 @@ def load(
         max_prune=parse_count(ENV_MAX_PRUNE, _get(merged, ENV_MAX_PRUNE), DEFAULT_MAX_PRUNE),
         allow_prune=frozenset(_get(merged, ENV_ALLOW_PRUNE).split()),
         state_configmap=_get(merged, ENV_STATE),
+        exact=parse_switch(ENV_EXACT, _get(merged, ENV_EXACT), default=False),
+        full_pass_every=parse_count(ENV_FULL_EVERY, _get(merged, ENV_FULL_EVERY),
+                                    DEFAULT_FULL_EVERY),
     )

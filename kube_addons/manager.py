@@ -19,6 +19,7 @@ from kube_addons.output import (
     error_lines,
 )
 from kube_addons.profiles import DEPRECATED_SELECTOR, ENSURE_SELECTOR, RECONCILE_SELECTOR
+from kube_addons.fastpass import FastPass
 from kube_addons.safety import Safety
 
 # (report name, log title, selector, manifest class)
@@ -107,6 +108,8 @@ class Manager:
         self.log = log
         self.stop = stop or threading.Event()
         self.safety = Safety(config, kubectl, log)
+        self.fast = FastPass(kubectl, self.safety, config.addon_path)
+        self.passes = 0
         # --watch sets it to start the next pass early; --leader-election=lease sets
         # election (a kube_addons.election.LeaseElector).
         self.wake = threading.Event()
@@ -143,32 +146,39 @@ class Manager:
                 f"{' '.join(result.argv[1:])} =="
             )
 
-    def ensure(self) -> CallReport:
-        """Create what is missing; AlreadyExists is the normal answer and is dropped."""
-        result = self.kubectl.run(*ensure_argv(self.config.addon_path), merge=True)
+    def ensure(self, known: Optional[Result] = None) -> CallReport:
+        """Create what is missing; AlreadyExists is the normal answer and is dropped.
+        `known` is the fast path's answer when the call need not run."""
+        result = known or self.kubectl.run(*ensure_argv(self.config.addon_path), merge=True)
         self._note_timeout(result)
         self.log.lines(drop_containing(result.stdout, ALREADY_EXISTS))
         self.log.info(f"== Kubernetes addon ensure completed at {timestamp()} ==")
         problems = classify(result, result.stdout, (ALREADY_EXISTS, NO_OBJECTS))
         return CallReport("ensure", result, problems)
 
-    def reconcile(self, scan: Optional[manifests.Scan] = None,
-                  plan: Optional[Plan] = None) -> list[CallReport]:
+    def reconcile(self, scan: Optional[manifests.Scan] = None, plan: Optional[Plan] = None,
+                  known: Optional[dict[str, Result]] = None) -> list[CallReport]:
         scan = scan or manifests.Scan(self.config.addon_path)
         plan = plan or Plan()
+        known = known or {}
         words = self.prune_words()
-        foreign = self.safety.foreign_protected(scan, self.safety.allowlist()) if words else {}
+        foreign: Optional[dict[str, list[str]]] = None
         reports = []
         for name, title, selector, cls in RECONCILE_CALLS:
             self.log.info(f"== Reconciling with {title} ==")
-            argv = reconcile_argv(self.config.addon_path, selector, words)
-            if cls in plan.no_prune or not self.safety.prune_allowed(
-                cls, argv, scan, plan, foreign.get(cls, [])
-            ):
-                argv = apply_argv(self.config.addon_path, selector)
-            result = self.kubectl.run(*argv)
-            self._note_timeout(result)
-            self.safety.saw_output(result.stderr)
+            result = known.get(cls)
+            if result is None:
+                if foreign is None:
+                    foreign = self.safety.foreign_protected(scan, self.safety.allowlist()) \
+                        if words else {}
+                argv = reconcile_argv(self.config.addon_path, selector, words)
+                if cls in plan.no_prune or not self.safety.prune_allowed(
+                    cls, argv, scan, plan, foreign.get(cls, [])
+                ):
+                    argv = apply_argv(self.config.addon_path, selector)
+                result = self.kubectl.run(*argv)
+                self._note_timeout(result)
+                self.safety.saw_output(result.stderr)
             # Upstream pipes only stdout through `grep -v configured`; grep block-buffers
             # into the log file, so kubectl's stderr lands first.
             self.log.write(result.stderr, stderr=True)
@@ -178,6 +188,24 @@ class Manager:
         self.log.info(f"== Kubernetes addon reconcile completed at {timestamp()} ==")
         return reports
 
+    def _known_outcomes(self, scan: manifests.Scan, plan: Plan) -> dict[str, Result]:
+        """The fast path's answers, unless this pass must be exact: --exact, every
+        full_pass_every-th pass (the safety net), or a guard having something to say."""
+        self.passes += 1
+        every = self.config.full_pass_every
+        if self.config.exact or plan.decisions or plan.no_prune or (
+            every and self.passes % every == 0
+        ):
+            return {}
+        path = self.config.addon_path
+        words = self.prune_words()
+        argvs = {
+            "ensure": ensure_argv(path),
+            manifests.DEPRECATED: reconcile_argv(path, DEPRECATED_SELECTOR, words),
+            manifests.RECONCILE: reconcile_argv(path, RECONCILE_SELECTOR, words),
+        }
+        return self.fast.decide(scan, argvs)
+
     def run_pass(self, check_leader: bool = True) -> PassReport:
         report = PassReport(started=time.time())
         if check_leader and not self.is_leader():
@@ -186,8 +214,9 @@ class Manager:
         else:
             scan = manifests.scan(self.config.addon_path)
             plan = self.safety.before_pass(scan)
-            report.calls.append(self.ensure())
-            report.calls.extend(self.reconcile(scan, plan))
+            known = self._known_outcomes(scan, plan)
+            report.calls.append(self.ensure(known.get("ensure")))
+            report.calls.extend(self.reconcile(scan, plan, known))
             report.decisions = list(plan.decisions)
             failed = {cls for (_n, _t, _s, cls), call in zip(RECONCILE_CALLS, report.calls[1:])
                       if call.failed}

@@ -15,12 +15,14 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional
 
+from kube_addons import guards
 from kube_addons.kubectl import Result
 from kube_addons.manager import Manager, ensure_argv, reconcile_argv
 from kube_addons.manifests import DEPRECATED, ENSURE_EXISTS, RECONCILE, Manifest, Scan
 from kube_addons.output import (
     ALREADY_EXISTS,
     NO_OBJECTS,
+    Operation,
     error_lines,
     parse_operation,
     split_lines,
@@ -87,10 +89,15 @@ class PlanResult:
                 "prune": counts[PRUNE], "unchanged": self.unchanged, "exists": self.exists,
                 "errors": len(self.errors),
             },
-            "changes": [asdict(change) for change in self.changes],
+            "changes": [_change_dict(change) for change in self.changes],
             "errors": list(self.errors),
             "notes": list(self.notes),
         }
+
+
+def _change_dict(change: Change) -> dict:
+    doc = asdict(change)
+    return {"action": doc.pop("action"), "class": doc.pop("cls"), **doc}
 
 
 def output_kind(manifest: Manifest) -> str:
@@ -197,13 +204,13 @@ class Planner:
         argv = reconcile_argv(self.path, selector, self.manager.prune_words())
         result = self.kubectl.run(*argv, DRY_RUN)
         matcher = _Matcher(self.scan.of_class(cls))
-        prunes = 0
+        prunes: list[Operation] = []
         for line in split_lines(result.stdout):
             op = parse_operation(line)
             if op is None:
                 continue
             if op.op == "pruned":
-                prunes += 1
+                prunes.append(op)
             elif op.op == "unchanged":
                 matcher.take(op.kind, op.name)
                 self.result.unchanged += 1
@@ -214,7 +221,18 @@ class Planner:
                                                    op.name, note))
         if prunes:
             self._prunes(cls, argv)
+            self._guard_note(cls, prunes)
         self._problems(cls, result, result.stderr + result.stdout, matcher)
+
+    def _guard_note(self, cls: str, prunes: list[Operation]) -> None:
+        """The blast-radius guard (guards.py) holds such prunes back in a real pass."""
+        cfg = self.manager.config
+        if not getattr(cfg, "guards", False):
+            return
+        reason = guards.blast_radius(prunes, cfg.max_prune, cfg.allow_prune)
+        if reason:
+            self._add_note(f"{cls}: the blast-radius guard will hold these prunes back "
+                           f"({reason}) unless allowed (KUBE_ADDONS_ALLOW_PRUNE)")
 
     def _prunes(self, cls: str, argv: tuple[str, ...]) -> None:
         """The text lines lack namespaces; the JSON form of the same dry run has them."""
@@ -268,17 +286,36 @@ class Planner:
                     + (" (it is not a Reconcile manifest)" if ns in existing_ns else "")
                 )
                 continue
-            note = (f"after namespace {ns} (created by reconcile, so one pass later)"
-                    if cls == ENSURE_EXISTS else f"after namespace {ns}")
             for obj in matcher.unmatched():
                 if _same_path(obj.path, path) and obj.identity.namespace == ns:
                     matcher.used.add(matcher.objects.index(obj))
+                    note = self._wait_note(obj, cls, ns)
                     self.result.changes.append(_change(CREATE, cls, obj, "", "", note))
             if cls != ENSURE_EXISTS:
                 self._add_note(
                     f"{cls}: prune candidates not known: the dry run stops before pruning "
                     f"when objects wait for a namespace it creates"
                 )
+
+    def _wait_note(self, obj: Manifest, cls: str, ns: str) -> str:
+        """When an object waiting for its namespace really appears: the pass runs ensure,
+        then the deprecated apply, then the reconcile apply, each in kubectl's walk order."""
+        calls = {ENSURE_EXISTS: 0, DEPRECATED: 1, RECONCILE: 2}
+        objects = self.scan.objects
+        for index, candidate in enumerate(objects):
+            ident = candidate.identity
+            if (ident.group, ident.kind, ident.name) != ("", "Namespace", ns):
+                continue
+            if candidate.cls not in calls:
+                continue
+            ns_at = (calls[candidate.cls], index)
+            obj_at = (calls[cls], objects.index(obj))
+            if ns_at < obj_at:
+                return f"after namespace {ns}, same pass"
+            if cls == ENSURE_EXISTS:
+                return f"one pass later: ensure runs before reconcile creates namespace {ns}"
+            return f"one pass later: namespace {ns} comes later in kubectl's walk order"
+        return f"after namespace {ns}"
 
     def _add_note(self, note: str) -> None:
         if note not in self.result.notes:

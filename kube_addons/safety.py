@@ -48,14 +48,14 @@ def served(entry: str, versions: set[str], kinds: set[tuple[str, str]]) -> bool:
     return group_version in versions and (group, kind.lower()) in kinds
 
 
-def parse_api_resources(text: str) -> set[tuple[str, str]]:
-    """(group, lower-case kind) from `kubectl api-resources --no-headers`."""
-    kinds = set()
+def parse_api_resources(text: str) -> dict[tuple[str, str], bool]:
+    """(group, lower-case kind) -> namespaced, from `kubectl api-resources --no-headers`."""
+    kinds: dict[tuple[str, str], bool] = {}
     for line in split_lines(text):
         words = line.split()
         if len(words) >= 4:
             group, _version = split_api_version(words[-3])
-            kinds.add((group, words[-1].lower()))
+            kinds[(group, words[-1].lower())] = words[-2] == "true"
     return kinds
 
 
@@ -68,36 +68,37 @@ class Safety:
         self.store = StateStore(kubectl, log, name)
         self.state: Optional[State] = None
         self._loaded = False
-        self._allowlist: Optional[tuple[str, ...]] = None
+        self._discovery: Optional[tuple[set[str], dict[tuple[str, str], bool]]] = None
         self._discovered_at = 0.0
         self._left_out: tuple[str, ...] = ()
         self._stale = True
 
     # -- allowlist vs discovery (upstream #126371) -----------------------------------
 
+    def discovery(self) -> Optional[tuple[set[str], dict[tuple[str, str], bool]]]:
+        """(served group/versions, kind scopes) from the server, refreshed every 10 minutes
+        and after a mapping error; None while unknown."""
+        age = time.monotonic() - self._discovered_at
+        if self._stale or age > DISCOVERY_REFRESH or (self._discovery is None and age > 30):
+            self._stale = False
+            self._discovered_at = time.monotonic()
+            versions = self.kubectl.run("api-versions")
+            resources = self.kubectl.run("api-resources", "--no-headers")
+            kinds = parse_api_resources(resources.stdout) if resources.ok else {}
+            group_versions = set(split_lines(versions.stdout)) if versions.ok else set()
+            self._discovery = (group_versions, kinds) if kinds and group_versions else None
+        return self._discovery
+
     def allowlist(self) -> tuple[str, ...]:
+        """The prune allowlist less the kinds the server does not serve (upstream #126371)."""
         wanted = self.config.prune_allowlist
         if not self.config.guards or not wanted:
             return wanted
-        age = time.monotonic() - self._discovered_at
-        if self._stale or age > DISCOVERY_REFRESH or (self._allowlist is None and age > 30):
-            self._stale = False
-            self._discover(wanted)
-        return self._allowlist if self._allowlist is not None else wanted
-
-    def _discover(self, wanted: tuple[str, ...]) -> None:
-        versions = self.kubectl.run("api-versions")
-        resources = self.kubectl.run("api-resources", "--no-headers")
-        self._discovered_at = time.monotonic()
-        if not versions.ok or not resources.ok:
-            self._allowlist = None  # unknown: pass the list as given, try again later
-            return
-        kinds = parse_api_resources(resources.stdout)
-        group_versions = set(split_lines(versions.stdout))
-        if not kinds or not group_versions:
-            self._allowlist = None
-            return
-        keep = tuple(e for e in wanted if served(e, group_versions, kinds))
+        found = self.discovery()
+        if found is None:
+            return wanted  # unknown: pass the list as given
+        versions, kinds = found
+        keep = tuple(e for e in wanted if served(e, versions, set(kinds)))
         left_out = tuple(e for e in wanted if e not in keep)
         if left_out and left_out != self._left_out:
             self.log.warn(
@@ -105,7 +106,7 @@ class Safety:
                 "left out of the prune allowlist =="
             )
         self._left_out = left_out
-        self._allowlist = keep
+        return keep
 
     def saw_output(self, text: str) -> None:
         if any(marker in text for marker in MAPPING_ERRORS):

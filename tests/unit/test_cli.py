@@ -8,7 +8,7 @@ from kube_addons.cli import cli
 
 
 def invoke(args, env=None):
-    env = {"KUBE_ADDONS_GUARDS": "off", **(env or {})}
+    env = {"KUBE_ADDONS_GUARDS": "off", "KUBE_ADDONS_EXACT": "1", **(env or {})}
     return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
 
 

@@ -80,3 +80,10 @@ def test_once_json_log(fake, tmp_path):
     assert lines[-1]["msg"].startswith("once: created 2,")
     assert lines[-1]["created"] == 2
     assert any(r.get("verb") == "apply" and r.get("class") == "Reconcile" for r in lines)
+
+
+def test_shell_completion_is_clicks():
+    env = {"_KUBE_ADDONS_COMPLETE": "bash_complete", "COMP_WORDS": "kube-addons pl",
+           "COMP_CWORD": "1"}
+    result = CliRunner().invoke(cli, [], env=env, prog_name="kube-addons")
+    assert "plain,plan" in result.output.splitlines()

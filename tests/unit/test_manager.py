@@ -18,7 +18,7 @@ RECONCILE_SEL = "kubernetes.io/cluster-service!=true,addonmanager.kubernetes.io/
 def make(fake, log, **env):
     # Guards off: the calls are then exactly upstream's (guards have their own tests).
     base = {"KUBECTL_BIN": fake.path, "ADDON_PATH": "/addons", "HOSTNAME": "me",
-            "KUBE_ADDONS_GUARDS": "off"}
+            "KUBE_ADDONS_GUARDS": "off", "KUBE_ADDONS_EXACT": "1"}
     cfg = config.load({**base, **env})
     kubectl = Kubectl(cfg.kubectl_bin, cfg.kubectl_opts)
     return Manager(cfg, kubectl, log, threading.Event())

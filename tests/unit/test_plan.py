@@ -101,7 +101,8 @@ def test_objects_waiting_for_a_namespace_the_plan_creates(fake, log, tmp_path):
     assert plan.errors == []
     assert [(c.action, c.kind, c.name) for c in plan.changes] == [
         (CREATE, "ConfigMap", "e"), (CREATE, "Namespace", "new"), (CREATE, "ConfigMap", "r")]
-    assert "one pass later" in plan.changes[0].note
+    assert plan.changes[0].note.startswith("one pass later: ensure runs before")
+    assert plan.changes[2].note == "after namespace new, same pass"
     assert plan.notes and "prune candidates not known" in plan.notes[0]
 
 
@@ -122,3 +123,23 @@ def test_pruned_objects_skip_the_applied_document():
     pruned = json.dumps({"kind": "Secret", "metadata": {"name": "p", "namespace": "n"}})
     assert [o["metadata"]["name"] for o in pruned_objects(single + "\n" + pruned)] == ["p"]
     assert pruned_objects("") == []
+
+
+def test_prunes_the_blast_radius_guard_would_hold_are_noted(fake, log, tmp_path):
+    (tmp_path / "a.yaml").write_text(cm("keep", "one", "Reconcile"))
+    fake.on("create", code=1, stdout="error: no objects passed to create\n")
+    pruned = [{"kind": "ConfigMap", "metadata": {"name": "keep"}}] + [
+        {"kind": "ConfigMap", "metadata": {"name": f"p{i}", "namespace": "one"}}
+        for i in range(3)]
+    fake.on("apply", "-o", "json", stdout="".join(json.dumps(d) for d in pruned))
+    fake.on("apply", RECONCILE_SEL, stdout="configmap/keep unchanged (server dry run)\n" + "".join(
+        f"configmap/p{i} pruned (server dry run)\n" for i in range(3)))
+    fake.on("apply", code=1, stderr="error: no objects passed to apply\n")
+    cfg = config.load({"KUBECTL_BIN": fake.path, "ADDON_PATH": str(tmp_path),
+                       "KUBE_ADDONS_MAX_PRUNE": "2",
+                       "KUBECTL_PRUNE_WHITELIST_OVERRIDE": "core/v1/ConfigMap"})
+    manager = Manager(cfg, Kubectl(cfg.kubectl_bin), log, threading.Event())
+    manager.safety.allowlist = lambda: cfg.prune_allowlist  # no discovery in a unit test
+    plan = make_plan(manager, scan(str(tmp_path)))
+    assert [c.name for c in plan.changes] == ["p0", "p1", "p2"]
+    assert any("blast-radius guard will hold these prunes back" in n for n in plan.notes)
