@@ -67,6 +67,12 @@ _OPTIONS: list[tuple[str, str, str, dict]] = [
     ("--state-configmap", cfgmod.ENV_STATE,
      "kube-system ConfigMap remembering what each file held; 'none' keeps it in memory "
      "[default: kube-addons-state-<hash of ADDON_PATH>].", {}),
+    ("--exact", cfgmod.ENV_EXACT,
+     "Make upstream's three kubectl calls every pass, nothing skipped (the baseline the "
+     "optimised pass is measured against).", {"is_flag": True}),
+    ("--full-pass-every", cfgmod.ENV_FULL_EVERY,
+     f"Every Nth pass is exact even when optimised; 0 never [default: "
+     f"{cfgmod.DEFAULT_FULL_EVERY}].", {}),
     ("--kubectl-timeout", cfgmod.ENV_KUBECTL_TIMEOUT,
      f"Seconds before a kubectl call is killed [default: {cfgmod.DEFAULT_KUBECTL_TIMEOUT:g}].", {}),
 ]
@@ -90,6 +96,10 @@ def build_config(params: dict, check_kubectl: bool = True) -> Config:
             continue
         if isinstance(value, tuple):
             value = " ".join(value)
+        if isinstance(value, bool):
+            if not value:
+                continue  # an absent flag must not override the environment
+            value = "1"
         if flag == "--leader-election":
             value = {"kcm": "true", "off": "false"}.get(str(value), value)
         flags[env] = str(value)
@@ -105,7 +115,9 @@ def _load(params: dict) -> Config:
 
 
 def _make_manager(cfg: Config, log: Log) -> Manager:
-    kubectl = Kubectl(cfg.kubectl_bin, cfg.kubectl_opts, timeout=cfg.kubectl_timeout)
+    extra_env = {"KUBECACHEDIR": cfg.kubectl_cache_dir} if cfg.kubectl_cache_dir else None
+    kubectl = Kubectl(cfg.kubectl_bin, cfg.kubectl_opts, timeout=cfg.kubectl_timeout,
+                      extra_env=extra_env)
     return Manager(cfg, kubectl, log, threading.Event())
 
 

@@ -5,6 +5,7 @@ import os
 import shlex
 import shutil
 import socket
+import tempfile
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -75,6 +76,9 @@ class Config:
     # full_pass_every-th pass is exact anyway.
     exact: bool = False
     full_pass_every: int = DEFAULT_FULL_EVERY
+    # Where kubectl keeps its discovery/OpenAPI cache when HOME cannot hold it ("" = its
+    # default). Without a cache every call repeats full discovery.
+    kubectl_cache_dir: str = ""
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -163,6 +167,18 @@ def parse_count(name: str, text: str, default: int) -> int:
     return value
 
 
+def kubectl_cache_dir(env: Mapping[str, str]) -> str:
+    """A writable cache folder for kubectl when $HOME/.kube is not (read-only static pods)."""
+    if env.get("KUBECACHEDIR"):
+        return ""
+    home = env.get("HOME") or ""
+    kube_dir = os.path.join(home, ".kube")
+    target = kube_dir if os.path.isdir(kube_dir) else home
+    if home and os.path.isdir(target) and os.access(target, os.W_OK):
+        return ""
+    return os.path.join(tempfile.gettempdir(), "kube-addons-kubectl-cache")
+
+
 def parse_timeout(text: str) -> float:
     try:
         value = float(text)
@@ -234,4 +250,5 @@ def load(
         exact=parse_switch(ENV_EXACT, _get(merged, ENV_EXACT), default=False),
         full_pass_every=parse_count(ENV_FULL_EVERY, _get(merged, ENV_FULL_EVERY),
                                     DEFAULT_FULL_EVERY),
+        kubectl_cache_dir=kubectl_cache_dir(merged),
     )

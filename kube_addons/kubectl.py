@@ -7,6 +7,7 @@ that accepts connections and never answers), and a stop request ends running cal
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -113,7 +114,11 @@ class Kubectl:
         timeout: float = 120.0,
         env: Optional[dict[str, str]] = None,
         on_result: Optional[Callable[[Result], None]] = None,
+        extra_env: Optional[dict[str, str]] = None,
     ) -> None:
+        if extra_env:
+            # The child's environment: ours plus these (e.g. KUBECACHEDIR).
+            env = {**(env if env is not None else os.environ), **extra_env}
         self.binary = binary
         self.opts = tuple(opts)
         self.timeout = timeout

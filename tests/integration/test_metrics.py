@@ -48,7 +48,8 @@ def test_metrics_and_healthz(cluster, namespace, addons, tmp_path):
                         what="two passes")
         values = scrape(base + "/metrics")
         assert values['kube_addons_passes_total{result="success"}'] >= 2
-        assert values['kube_addons_kubectl_calls_total{result="success",verb="apply"}'] >= 2
+        # The optimised pass may answer later applies without kubectl.
+        assert values['kube_addons_kubectl_calls_total{result="success",verb="apply"}'] >= 1
         assert values["kube_addons_pass_duration_seconds_count"] >= 2
         assert values['kube_addons_objects_total{operation="created"}'] == 1
         assert values["kube_addons_last_successful_pass_timestamp_seconds"] > 0

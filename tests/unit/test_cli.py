@@ -69,3 +69,10 @@ def test_once_exit_1_when_a_call_fails(fake, tmp_path):
     result = invoke(["once"], {"KUBECTL_BIN": fake.path, "ADDON_PATH": str(tmp_path)})
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].endswith("errors 2")
+
+
+def test_exact_flag_and_env(fake, tmp_path):
+    from kube_addons.cli import build_config
+
+    assert build_config({"exact": True}, check_kubectl=False).exact
+    assert not build_config({"exact": False}, check_kubectl=False).exact
