@@ -199,9 +199,16 @@ class LeaseElector:
         self._observe(record, started)
         if record.holder == self.identity:
             return self._set_leading(self._renew(record, started), started)
-        if record.holder == "" or started - self._observed_at >= record.duration:
+        if record.holder == "" or started - self._observed_at >= self._grace(record):
             return self._set_leading(self._take_over(record, started), started)
         return self._set_leading(False, started)
+
+    def _grace(self, record: LeaseRecord) -> float:
+        """How long after seeing the holder's last renewal a candidate waits. The holder
+        stops acting duration - renew_period after its last successful write, and we saw
+        that write at most one renew period late, so taking over at this point is safe and
+        a crashed holder is replaced within one lease duration."""
+        return max(record.duration - self.renew_period, self.renew_period)
 
     def _observe(self, record: LeaseRecord, now: float) -> None:
         seen = self._record
@@ -307,7 +314,7 @@ class LeaseElector:
         if self._leading or self._record is None:
             return self.renew_period
         # A candidate wakes right when the holder's lease runs out.
-        left = self._observed_at + self._record.duration - self.clock()
+        left = self._observed_at + self._grace(self._record) - self.clock()
         return max(0.2, min(self.renew_period, left + 0.05))
 
     def _loop(self) -> None:

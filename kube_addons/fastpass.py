@@ -130,8 +130,10 @@ class FastPass:
         _versions, scopes = found
         if not self._usable(scan, scopes):
             return {}
-        allowlist = {(g, k.lower()) for g, _v, k in
-                     filter(None, map(parse_gvk, self.safety.allowlist()))}
+        given = self.safety.allowlist()
+        if not given:
+            return {}  # kubectl would prune with its own built-in list: let it
+        allowlist = {(g, k.lower()) for g, _v, k in filter(None, map(parse_gvk, given))}
         managed = [obj for obj in scan.objects if obj.cls != IGNORED]
         kinds = {(o.identity.group, o.identity.kind) for o in managed}
         kinds |= {(g, k) for g, k in allowlist if (g, k) in scopes}

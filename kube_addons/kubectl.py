@@ -172,7 +172,7 @@ class Kubectl:
             kwargs["_env"] = self.env
         try:
             proc = sh.Command(argv[0])(*argv[1:], **kwargs)
-        except (sh.CommandNotFound, OSError) as exc:
+        except (sh.CommandNotFound, sh.ForkException, OSError) as exc:
             return Result(argv, NOT_FOUND_EXIT, "", f"{argv[0]}: {exc}\n", time.monotonic() - start)
         with self._lock:
             self._running[id(proc)] = proc

@@ -88,7 +88,10 @@ class StateStore:
             result = self.kubectl.run("create", "-f", "-", stdin=manifest)
         if result.ok:
             self._saved = text
+        elif result.stopped or self.kubectl.stopping:
+            return  # shutting down: nothing to report
         elif not self._warned:
             self._warned = True
+            reason = (result.stderr or result.stdout).strip() or f"exit code {result.exit_code}"
             self.log.warn(f"== cannot record state in {SYSTEM_NAMESPACE}/{self.name} "
-                          f"(kept in memory only): {result.stderr.strip()} ==")
+                          f"(kept in memory only): {reason} ==")

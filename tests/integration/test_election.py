@@ -42,7 +42,7 @@ def test_one_actor_and_failover(cluster, namespace, kubectl, addons, tmp_path):
             if name != leader:
                 assert f"Leader is {leader}_" in d.text()
 
-        # A crash (no release): another replica acts within one lease duration (+ one try).
+        # A crash (no release): another replica takes the Lease within one lease duration.
         daemons[leader].signal(signal.SIGKILL)
         killed = time.monotonic()
         rest = {n: d for n, d in daemons.items() if n != leader}
@@ -51,9 +51,10 @@ def test_one_actor_and_failover(cluster, namespace, kubectl, addons, tmp_path):
         while holder(kubectl, namespace).startswith(f"{leader}_") and time.monotonic() < deadline:
             time.sleep(0.1)
         takeover = time.monotonic() - killed
-        # Candidates count a full lease duration from when they saw the last renewal.
-        assert takeover < DURATION + RENEW, takeover
-        second = daemons["node-a"].wait_for(
+        # Candidates wait duration - renew from when they saw the last renewal, which they
+        # see at most one renew period late; plus a get and a replace on a busy machine.
+        assert takeover < DURATION + 1.0, takeover
+        second = next(iter(rest.values())).wait_for(
             lambda: [n for n, d in rest.items() if acting(d) > counts[n]],
             timeout=DURATION + RENEW + 10, what="failover after SIGKILL")[0]
         failover = time.monotonic() - killed

@@ -66,7 +66,7 @@ def leader_endpoints(kubectl):
     ("{cluster}", "not-this-host", False),
     # Upstream cut the identity at its first underscore and never matched (#88214).
     ("node_with_underscores", "node_with_underscores", True),
-])
+], ids=["this-host", "other-host", "underscores"])
 def test_leader_from_endpoints_annotation(cluster, namespace, kubectl, addons, leader_endpoints,
                                           no_namespace_file, holder_host, hostname, acts):
     holder_host = holder_host.format(cluster=cluster.hostname)
