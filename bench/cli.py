@@ -65,8 +65,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=_env_int("BENCH_BUDGET_SECONDS", 840),
                    help="whole-run budget; the RSS run gets what is left "
                         "(BENCH_BUDGET_SECONDS) [840]")
-    p.add_argument("--idle-seconds", type=int, default=_env_int("BENCH_IDLE_SECONDS", 12),
-                   help="idle-baseline window per size (BENCH_IDLE_SECONDS) [12]")
+    p.add_argument("--idle-seconds", type=int, default=_env_int("BENCH_IDLE_SECONDS", 10),
+                   help="idle-baseline window, twice per size (BENCH_IDLE_SECONDS) [10]")
     p.add_argument("--latency-interval", type=int,
                    default=_env_int("BENCH_LATENCY_INTERVAL", 5),
                    help="loop interval of the poll-mode latency run (BENCH_LATENCY_INTERVAL) [5]")
@@ -86,34 +86,65 @@ class Run:
     blocks: list[Block] = field(default_factory=list)
     sizes: dict[int, dict[str, Any]] = field(default_factory=dict)
     daemon: dict[str, Any] = field(default_factory=dict)
-    objs: dict[int, list[generate.Obj]] = field(default_factory=dict)
-    namespaces: list[str] = field(default_factory=list)
-    state_maps: list[str] = field(default_factory=list)
+    live: list[Workload] = field(default_factory=list)
     modes_differ: Optional[bool] = None
     errors: list[str] = field(default_factory=list)
 
-    def dir_for(self, size: int) -> Path:
-        return self.tmp / f"addons-{size}"
+
+@dataclass
+class Workload:
+    """One generated addon directory and the namespaces it lives in."""
+
+    size: int
+    root: Path
+    objs: list[generate.Obj]
+    namespaces: list[str]
+    state_map: str
 
 
-def prepare_size(run: Run, size: int) -> list[generate.Obj]:
-    namespaces = generate.namespaces_for(size)
+def prepare(run: Run, size: int, tag: str = "") -> Workload:
+    """Generate `size` objects into a fresh directory and create their namespaces."""
+    namespaces = generate.namespaces_for(size, tag=tag)
     objs = generate.generate(size, namespaces)
-    root = run.dir_for(size)
+    root = run.tmp / f"addons-{size}{tag}"
     files = generate.write_addons(root, objs)
     kubectl = make_kubectl(run.cluster.kubectl, run.cluster.kubeconfig)
     for ns in namespaces:
         kubectl("create", "namespace", ns)
-    run.namespaces += namespaces
-    run.state_maps.append(configmap_name(str(root)))
+    work = Workload(size, root, objs, namespaces, configmap_name(str(root)))
+    run.live.append(work)
     info = generate.counts(objs)
     info["files"] = len(files)
-    run.sizes[size] = {"generated": info}
-    run.objs[size] = objs
     say(f"{size} objects: generated {len(files)} files in {root} "
         f"({info['ensure_exists']} EnsureExists, {info['string_data_secrets']} stringData "
         f"Secrets)")
-    return objs
+    if not tag:
+        run.sizes[size] = {"generated": info}
+    return work
+
+
+def delete(run: Run, works: list[Workload], wait: bool) -> None:
+    """Delete the workloads' namespaces and state ConfigMaps (waiting, so that the next
+    size's LISTs and idle baseline see only its own objects)."""
+    if not works:
+        return
+    kubectl = make_kubectl(run.cluster.kubectl, run.cluster.kubeconfig, default_timeout=180)
+    namespaces = [ns for w in works for ns in w.namespaces]
+    t0 = time.monotonic()
+    try:
+        kubectl("delete", "configmap", "-n", "kube-system", *[w.state_map for w in works],
+                "--ignore-not-found", check=False)
+        res = kubectl("delete", "namespace", *namespaces, "--ignore-not-found",
+                      f"--wait={'true' if wait else 'false'}", "--timeout=150s", check=False)
+        if res.returncode != 0:
+            say(f"deleting {' '.join(namespaces)}: {res.stderr.strip()}")
+    except (OSError, subprocess.SubprocessError) as exc:
+        say(f"deleting {' '.join(namespaces)} failed: {exc}")
+    for w in works:
+        if w in run.live:
+            run.live.remove(w)
+    if wait:
+        say(f"deleted {' '.join(namespaces)} in {time.monotonic() - t0:.0f} s")
 
 
 def pass_plan(args: argparse.Namespace, size: int, mode: str) -> tuple[int, int, float]:
@@ -127,9 +158,10 @@ def pass_plan(args: argparse.Namespace, size: int, mode: str) -> tuple[int, int,
 
 
 def bench_size(run: Run, size: int) -> None:
-    """Converge with the exact manager, settle, idle baseline, exact block, optimised block."""
-    prepare_size(run, size)
-    root = str(run.dir_for(size))
+    """Converge with the exact manager, settle, idle baseline, exact block, optimised
+    block; then delete the objects."""
+    work = prepare(run, size)
+    root = str(work.root)
     base = dict(os.environ)
     if run.modes_differ is None:
         run.modes_differ = steady.configs_differ(base, run.cluster, root)
@@ -142,27 +174,37 @@ def bench_size(run: Run, size: int) -> None:
     try:
         info["converge_seconds"] = steady.first_pass(
             drivers[EXACT], blocks[EXACT], "converge (first pass, from empty)")
-        info["settle_seconds"] = steady.settle(run.cluster, max_seconds=45)
-        idle = steady.idle_rates(run.cluster, run.args.idle_seconds)
-        info["idle_requests_per_second"] = sum(idle.values())
-        info["idle_rates"] = report.jsonable(idle)
+        info["settle_seconds"] = steady.settle(run.cluster, max_seconds=60)
+        idle_before = steady.idle_rates(run.cluster, run.args.idle_seconds)
         say(f"{size} objects: settled in {info['settle_seconds']:.0f} s; idle background "
-            f"{info['idle_requests_per_second']:.2f} requests/s")
+            f"{sum(idle_before.values()):.2f} requests/s")
         for mode in MODES:
             if mode == OPTIMISED:
                 steady.first_pass(drivers[mode], blocks[mode], "first pass (fresh manager)")
             passes, minimum, soft = pass_plan(run.args, size, mode)
-            steady.measure(run.cluster, drivers[mode], blocks[mode], passes, minimum, soft,
-                           idle)
+            steady.measure(run.cluster, drivers[mode], blocks[mode], passes, minimum, soft)
+            steady.apply_idle(blocks[mode], idle_before)  # provisional, see below
             run.blocks.append(blocks[mode])
+        idle_after = steady.idle_rates(run.cluster, run.args.idle_seconds)
+        idle = steady.steady_idle(idle_before, idle_after)
+        for block in blocks.values():
+            steady.apply_idle(block, idle)
+        info["idle_requests_per_second"] = sum(idle.values())
+        info["idle_windows"] = [report.jsonable(idle_before), report.jsonable(idle_after)]
+        info["idle_rates"] = report.jsonable(idle)
+        say(f"{size} objects: idle background (lower of two windows) "
+            f"{info['idle_requests_per_second']:.2f} requests/s")
     finally:
         for driver in drivers.values():
             driver.close()
+        delete(run, [work], wait=True)
 
 
-def bench_daemon(run: Run, size: int, objs: list[generate.Obj]) -> None:
-    """Latency (poll, then --watch) and the long RSS/CPU run, all in the optimised mode."""
-    root = run.dir_for(size)
+def bench_daemon(run: Run, size: int) -> None:
+    """On a fresh set of `size` objects: latency (poll, whose first pass converges; then
+    --watch) and the long RSS/CPU run, all in the optimised mode."""
+    work = prepare(run, size, tag="d")
+    root, objs = work.root, work.objs
     admission = run.tmp / "admission-controls"
     admission.mkdir(exist_ok=True)
     env = steady.mode_env(os.environ, run.cluster, str(root), OPTIMISED, str(admission))
@@ -189,16 +231,7 @@ def bench_daemon(run: Run, size: int, objs: list[generate.Obj]) -> None:
 
 
 def cleanup(run: Run) -> None:
-    kubectl = make_kubectl(run.cluster.kubectl, run.cluster.kubeconfig, default_timeout=60)
-    try:
-        if run.namespaces:
-            kubectl("delete", "namespace", *run.namespaces, "--wait=false",
-                    "--ignore-not-found", check=False)
-        if run.state_maps:
-            kubectl("delete", "configmap", "-n", "kube-system", *run.state_maps,
-                    "--ignore-not-found", check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        say(f"cleanup failed: {exc}")
+    delete(run, list(run.live), wait=False)
 
 
 def kubectl_version(path: str) -> str:
@@ -350,9 +383,9 @@ def execute(run: Run) -> None:
             run.errors.append(f"{size} objects: {type(exc).__name__}: {exc}")
             say(f"{size} objects failed: {exc}")
     small = min(run.args.sizes)
-    if small in run.objs:
+    if small in run.sizes:
         try:
-            bench_daemon(run, small, run.objs[small])
+            bench_daemon(run, small)
         except Exception as exc:
             run.errors.append(f"daemon runs: {type(exc).__name__}: {exc}")
             say(f"daemon runs failed: {exc}")

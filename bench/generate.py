@@ -37,8 +37,8 @@ class Obj:
     doc: dict[str, Any] = field(default_factory=dict)
 
 
-def namespaces_for(size: int, count: int = 3) -> list[str]:
-    return [f"bench-{size}-{chr(ord('a') + i)}" for i in range(count)]
+def namespaces_for(size: int, count: int = 3, tag: str = "") -> list[str]:
+    return [f"bench-{size}{tag}-{chr(ord('a') + i)}" for i in range(count)]
 
 
 def _meta(name: str, namespace: str, mode: str, app: str) -> dict[str, Any]:

@@ -105,26 +105,44 @@ def scrape(cluster: Cluster) -> dict[apimetrics.Series, float]:
     return apimetrics.parse_request_totals(cluster.apiserver_metrics())
 
 
-def settle(cluster: Cluster, max_seconds: float, window: float = 3.0) -> float:
-    """Wait until the controller manager has caught up (request rate quiet); seconds waited."""
+def settle(cluster: Cluster, max_seconds: float, window: float = 3.0, quiet: int = 2) -> float:
+    """Wait until the controller manager has caught up: `quiet` windows in a row with the
+    request rate near idle. Seconds waited."""
     start = time.monotonic()
     before = scrape(cluster)
-    while time.monotonic() - start < max_seconds:
+    calm = 0
+    while time.monotonic() - start < max_seconds and calm < quiet:
         time.sleep(window)
         after = scrape(cluster)
-        if apimetrics.total(apimetrics.delta(before, after)) <= IDLE_QUIET_PER_SECOND * window:
-            break
+        busy = apimetrics.total(apimetrics.delta(before, after)) > IDLE_QUIET_PER_SECOND * window
+        calm = 0 if busy else calm + 1
         before = after
     return time.monotonic() - start
 
 
 def idle_rates(cluster: Cluster, seconds: float) -> dict[apimetrics.Key, float]:
-    """Requests per second by (verb, resource) with no manager running."""
+    """Requests per second by (verb, resource) with no manager running (one window)."""
     before = scrape(cluster)
     t0 = time.monotonic()
     time.sleep(seconds)
     after = scrape(cluster)
     return apimetrics.rates(apimetrics.delta(before, after), time.monotonic() - t0)
+
+
+def steady_idle(*windows: Mapping[apimetrics.Key, float]) -> dict[apimetrics.Key, float]:
+    """Per key the lowest rate of several idle windows: a transient burst in one window (a
+    controller catching up) must not be multiplied by a long block's duration."""
+    if not windows:
+        return {}
+    keys = set(windows[0]).intersection(*windows[1:])
+    return {key: min(w[key] for w in windows) for key in keys}
+
+
+def apply_idle(block: Block, idle: Mapping[apimetrics.Key, float]) -> Block:
+    """Requests per pass: the block's raw counts minus idle rate x block duration."""
+    block.requests = apimetrics.per_pass(
+        apimetrics.subtract_idle(block.raw_requests, idle, block.seconds), block.passes)
+    return block
 
 
 def _add_sample(block: Block, sample: PassSample) -> None:
@@ -145,11 +163,10 @@ def measure(
     passes: int,
     min_passes: int,
     soft_seconds: float,
-    idle: Mapping[apimetrics.Key, float],
     log: Say = say,
 ) -> Block:
     """`passes` steady passes (fewer, but at least `min_passes`, once `soft_seconds` are
-    spent); API requests from a scrape before and after, idle rate subtracted."""
+    spent); raw API requests from a scrape before and after (see apply_idle)."""
     before = scrape(cluster)
     t0 = time.monotonic()
     for i in range(passes):
@@ -165,10 +182,7 @@ def measure(
             break
     after = scrape(cluster)
     block.seconds = time.monotonic() - t0
-    raw = apimetrics.delta(before, after)
-    block.raw_requests = raw
-    block.requests = apimetrics.per_pass(
-        apimetrics.subtract_idle(raw, idle, block.seconds), block.passes)
+    block.raw_requests = apimetrics.delta(before, after)
     return block
 
 

@@ -31,7 +31,7 @@ from kube_addons.manifests import (
     split_api_version,
 )
 from kube_addons.profiles import DEPRECATED_LABEL, MODE_LABEL
-from kube_addons.safety import LAST_APPLIED, Safety, parse_gvk
+from kube_addons.safety import LAST_APPLIED, Safety, parse_gvk, served
 
 OLD_OUTPUT_BEFORE = (1, 11)  # kubectl without `unchanged` lines: keep the exact calls
 ENSURE = "ensure"
@@ -127,12 +127,14 @@ class FastPass:
         found = self.safety.discovery()
         if version is None or version < OLD_OUTPUT_BEFORE or found is None:
             return {}
-        _versions, scopes = found
+        versions, scopes = found
         if not self._usable(scan, scopes):
             return {}
         given = self.safety.allowlist()
         if not given:
             return {}  # kubectl would prune with its own built-in list: let it
+        if not all(served(entry, versions, set(scopes)) for entry in given):
+            return {}  # kubectl fails on an unserved kind: let it say so
         allowlist = {(g, k.lower()) for g, _v, k in filter(None, map(parse_gvk, given))}
         managed = [obj for obj in scan.objects if obj.cls != IGNORED]
         kinds = {(o.identity.group, o.identity.kind) for o in managed}

@@ -138,6 +138,19 @@ def test_idle_subtraction_and_per_pass() -> None:
     assert apimetrics.rates(block, 0) == {}
 
 
+def test_steady_idle_takes_the_lower_rate_and_apply_idle() -> None:
+    from bench.steady import apply_idle, steady_idle
+
+    before = {("PUT", "leases"): 0.5, ("GET", "/api"): 0.4}  # a burst of discovery
+    after = {("PUT", "leases"): 0.6}
+    assert steady_idle(before, after) == {("PUT", "leases"): 0.5}
+    assert steady_idle() == {}
+    b = Block(60, EXACT, walls=[1.0, 1.0])
+    b.raw_requests, b.seconds = {("PUT", "leases"): 12.0, ("GET", "/api"): 4.0}, 20.0
+    apply_idle(b, steady_idle(before, after))
+    assert b.requests == {("PUT", "leases"): 1.0, ("GET", "/api"): 2.0}
+
+
 # -- summaries and the ratio line -----------------------------------------------------------
 
 RATIO_RE = re.compile(r"^steady-pass ratio optimised/exact at 300 objects: "
