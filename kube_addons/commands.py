@@ -11,14 +11,12 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import click
 
 from kube_addons import manifests
 from kube_addons.config import LEADER_LEASE, Config, ConfigError
-from kube_addons.diff import EXIT_ERROR as DIFF_EXIT_ERROR
-from kube_addons.diff import run_diff
 from kube_addons.election import (
     DEFAULT_DURATION,
     DEFAULT_LEASE,
@@ -33,11 +31,15 @@ from kube_addons.jsonlog import FORMATS, JSON, TEXT, JsonLog, make_log
 from kube_addons.kubectl import Kubectl, Result
 from kube_addons.logs import Log
 from kube_addons.manager import Manager, PassReport
-from kube_addons.metrics import Metrics, MetricsServer, parse_addr
-from kube_addons.plan import EXIT_ERROR as PLAN_EXIT_ERROR
-from kube_addons.plan import make_plan, render_json, render_table
-from kube_addons.validate import validate
-from kube_addons.watch import Watcher
+
+# The feature modules (prometheus_client, watchdog, plan/diff/validate) load only when
+# used, so the plain daemon stays small (issue #8: RSS).
+if TYPE_CHECKING:
+    from kube_addons.metrics import Metrics, MetricsServer
+    from kube_addons.watch import Watcher
+
+PLAN_EXIT_ERROR = 1  # kube_addons.plan.EXIT_ERROR
+DIFF_EXIT_ERROR = 2  # kube_addons.diff.EXIT_ERROR
 
 ENV_WATCH = "KUBE_ADDONS_WATCH"
 ENV_METRICS_ADDR = "KUBE_ADDONS_METRICS_ADDR"
@@ -102,7 +104,11 @@ class RunExtras:
         self.lease_renew = float(params.get("lease_renew_period") or DEFAULT_RENEW_PERIOD)
         if self.watch and not loop:
             raise click.UsageError("--watch needs --loop")
-        self.addr = parse_addr(self.metrics_addr) if self.metrics_addr else None
+        self.addr = None
+        if self.metrics_addr:
+            from kube_addons.metrics import parse_addr
+
+            self.addr = parse_addr(self.metrics_addr)
         if cfg.leader_election == LEADER_LEASE:
             parse_lease_name(self.lease)
             check_timing(self.lease_duration, self.lease_renew)
@@ -129,6 +135,8 @@ class RunExtras:
         if isinstance(self.log, JsonLog):
             self._number_passes(manager, self.log)
         if self.addr is not None:
+            from kube_addons.metrics import Metrics, MetricsServer
+
             self.metrics = Metrics(self.cfg.interval)
             self.server = MetricsServer(self.metrics, *self.addr).start()
             host, port = self.server.address
@@ -171,6 +179,8 @@ class RunExtras:
             self.elector.start()
             manager.wake.clear()  # the first pass is about to run anyway
         if self.watch:
+            from kube_addons.watch import Watcher
+
             self.watcher = Watcher(self.cfg.addon_path, lambda: self._changed(manager))
             mode = self.watcher.start()
             why = f" ({self.watcher.reason})" if self.watcher.reason else ""
@@ -262,6 +272,8 @@ def register(group: click.Group, config_options: Callable, load: ConfigLoader) -
         cfg = _config(load, params, PLAN_EXIT_ERROR)
         kubectl = Kubectl(cfg.kubectl_bin, cfg.kubectl_opts, timeout=cfg.kubectl_timeout)
         manager = Manager(cfg, kubectl, Log(sys.stderr, sys.stderr), threading.Event())
+        from kube_addons.plan import make_plan, render_json, render_table
+
         result = make_plan(manager, manifests.scan(cfg.addon_path))
         click.echo(render_json(result) if output == "json" else render_table(result), nl=False)
         sys.exit(result.exit_code)
@@ -280,6 +292,8 @@ def register(group: click.Group, config_options: Callable, load: ConfigLoader) -
           ADDON_PATH=./addons KUBECTL_OPTS=--kubeconfig=$HOME/.kube/config kube-addons diff
         """
         cfg = _config(load, params, DIFF_EXIT_ERROR)
+        from kube_addons.diff import run_diff
+
         result = run_diff(cfg, os.environ, sys.stdout, sys.stderr)
         sys.exit(result.exit_code)
 
@@ -303,6 +317,8 @@ def register(group: click.Group, config_options: Callable, load: ConfigLoader) -
           kube-addons validate ./addons --strict
         """
         cfg = _config(load, params, 2, check_kubectl=False)
+        from kube_addons.validate import validate
+
         report = validate(manifests.scan(path or cfg.addon_path), cfg.prune_allowlist)
         if output == JSON:
             doc = {"exit_code": report.exit_code(strict), "objects": report.objects,

@@ -87,3 +87,21 @@ def test_shell_completion_is_clicks():
            "COMP_CWORD": "1"}
     result = CliRunner().invoke(cli, [], env=env, prog_name="kube-addons")
     assert "plain,plan" in result.output.splitlines()
+
+
+def test_lazy_exit_codes_match_their_modules():
+    from kube_addons import commands, diff, plan
+
+    assert commands.PLAN_EXIT_ERROR == plan.EXIT_ERROR
+    assert commands.DIFF_EXIT_ERROR == diff.EXIT_ERROR
+
+
+def test_plain_daemon_does_not_load_the_feature_modules():
+    import subprocess
+    import sys
+
+    code = ("import sys, kube_addons.cli; "
+            "print(sorted(m for m in ('prometheus_client', 'watchdog', 'kube_addons.plan') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
