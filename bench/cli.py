@@ -51,9 +51,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--steady-passes", type=int, default=_env_int("BENCH_STEADY_PASSES", 10),
                    help="steady passes per mode and size (BENCH_STEADY_PASSES) [10]")
     p.add_argument("--large-exact-passes", type=int,
-                   default=_env_int("BENCH_LARGE_EXACT_PASSES", 3),
+                   default=_env_int("BENCH_LARGE_EXACT_PASSES", 2),
                    help=f"exact passes at sizes above {SMALL_MAX} "
-                        "(BENCH_LARGE_EXACT_PASSES) [3]")
+                        "(BENCH_LARGE_EXACT_PASSES) [2]")
     p.add_argument("--large-block-seconds", type=int,
                    default=_env_int("BENCH_LARGE_BLOCK_SECONDS", 120),
                    help=f"above {SMALL_MAX} objects, stop a block after this many seconds once "

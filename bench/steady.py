@@ -33,7 +33,7 @@ def say(message: str) -> None:
 
 def mode_env(base: Mapping[str, str], cluster: Cluster, addon_path: str, mode: str,
              admission_dir: str = "") -> dict[str, str]:
-    """The environment of a manager in `mode` (exact: KUBE_ADDONS_EXACT=1)."""
+    """The environment of a manager in `mode` (exact: KUBE_ADDONS_EXACT=1, guards off)."""
     env = {k: v for k, v in base.items() if k not in _CLEARED}
     env.update({
         cfgmod.ENV_ADDON_PATH: addon_path,
@@ -44,7 +44,9 @@ def mode_env(base: Mapping[str, str], cluster: Cluster, addon_path: str, mode: s
     if admission_dir:
         env[cfgmod.ENV_ADMISSION_DIR] = admission_dir
     if mode == EXACT:
+        # Upstream's calls exactly: no fast path and none of the guards' extra calls.
         env[ENV_EXACT] = "1"
+        env[cfgmod.ENV_GUARDS] = "off"
     return env
 
 
