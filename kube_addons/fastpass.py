@@ -17,7 +17,7 @@ import json
 from typing import Optional
 
 from kube_addons import drift
-from kube_addons.kubectl import Result
+from kube_addons.kubectl import Kubectl, Result
 from kube_addons.output import split_lines
 from kube_addons.manifests import (
     APPLIED_CLASSES,
@@ -83,10 +83,9 @@ def pending_prunes(cls: str, objs: list[Manifest], live: dict[Identity, dict],
 
 
 class FastPass:
-    def __init__(self, kubectl, safety: Safety, addon_path: str) -> None:
+    def __init__(self, kubectl: Kubectl, safety: Safety) -> None:
         self.kubectl = kubectl
         self.safety = safety
-        self.addon_path = addon_path
         self.warnings: list[str] = []
 
     def _usable(self, scan: Scan, scopes: Scopes) -> bool:

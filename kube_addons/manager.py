@@ -108,7 +108,7 @@ class Manager:
         self.log = log
         self.stop = stop or threading.Event()
         self.safety = Safety(config, kubectl, log)
-        self.fast = FastPass(kubectl, self.safety, config.addon_path)
+        self.fast = FastPass(kubectl, self.safety)
         self.passes = 0
         # --watch sets it to start the next pass early; --leader-election=lease sets
         # election (a kube_addons.election.LeaseElector).
