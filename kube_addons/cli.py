@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 import click
 
-from kube_addons import __version__, config as cfgmod
+from kube_addons import __version__, config as cfgmod, memory
 from kube_addons.commands import (
     attach_log,
     log_format_option,
@@ -162,6 +162,8 @@ def run(loop: bool, **params: object) -> None:
       kube-addons run --loop --watch --metrics-addr 127.0.0.1:9102 --leader-election lease
     """
     cfg = _load(params)
+    if loop:
+        memory.limit_arenas()
     extras = make_run_extras(params, cfg, loop)
     log = extras.log
     manager = _make_manager(cfg, log)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from kube_addons import leader, manifests
+from kube_addons import leader, manifests, memory
 from kube_addons.config import LEADER_LEASE, LEADER_OFF, Config
 from kube_addons.guards import Decision, Plan
 from kube_addons.kubectl import Kubectl, Result
@@ -249,6 +249,7 @@ class Manager:
         while not self.stop.is_set():
             start_sec = int(time.time())
             report = self.run_pass()
+            memory.trim()
             if on_pass is not None:
                 on_pass(report)
             if self.stop.is_set():
