@@ -126,8 +126,7 @@ def _handle_signals(manager: Manager) -> None:
     PID 1, ignored SIGTERM and sat out the grace period)."""
 
     def handler(signum: int, _frame: object) -> None:
-        manager.stop.set()
-        manager.kubectl.stop()
+        manager.shutdown()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -238,12 +238,18 @@ class Manager:
     def wait_or_wake(self, seconds: float) -> None:
         """Sleep, returning early on stop or when --watch saw a change (wake)."""
         deadline = time.monotonic() + seconds
-        while not self.stop.is_set() and not self.wake.is_set():
+        while not self.stop.is_set():
             left = deadline - time.monotonic()
-            if left <= 0:
+            # shutdown() sets wake too; the 1 s cap only bounds a bare stop.set().
+            if left <= 0 or self.wake.wait(min(left, 1.0)):
                 break
-            self.wake.wait(min(left, 0.1))
         self.wake.clear()
+
+    def shutdown(self) -> None:
+        """Stop now: end the running kubectl, leave any sleep at once."""
+        self.stop.set()
+        self.wake.set()
+        self.kubectl.stop()
 
     def loop(self, on_pass: Optional[Callable[[PassReport], None]] = None) -> None:
         while not self.stop.is_set():
