@@ -229,3 +229,10 @@ def test_proc_parsers() -> None:
     # pid (comm with ") " inside) state ppid ... utime=14 stime=15 cutime=16 cstime=17
     stat = "42 (odd) name) S 1 42 42 0 -1 4194304 100 0 0 0 150 50 200 100 20 0 1 0 5"
     assert procstat.parse_stat_cpu(stat, clk_tck=100) == pytest.approx(5.0)
+
+
+def test_amortised_ratio_counts_the_full_pass():
+    from bench.report import amortised
+
+    assert amortised(1.0, 10.0) == pytest.approx((9 * 1.0 + 10.0) / 10 / 10.0)
+    assert amortised(None, 10.0) is None and amortised(1.0, 0.0) is None
