@@ -17,6 +17,7 @@ help:
 	@echo "make lint              ruff"
 	@echo "make dist              dist/*.whl and the single-file dist/kube-addons.pyz"
 	@echo "make image-test        the drop-in in a debootstrapped Debian root, via chroot (slow)"
+	@echo "make bench             steady-pass cost, optimised vs --exact, at 60/300/1,000 objects (< 15 min)"
 
 venv: $(VENV)/.installed
 
