@@ -30,3 +30,18 @@ def test_exit_2_on_bad_config(cluster, namespace, addons):
     out = run_cli(cluster, addons.root, "once", TEST_ADDON_CHECK_INTERVAL_SEC="soon")
     assert out.returncode == 2
     assert "TEST_ADDON_CHECK_INTERVAL_SEC" in out.stdout
+
+
+def test_kubectl_cache_goes_to_a_writable_folder_without_a_home(cluster, namespace, addons):
+    """A static pod's HOME may be missing or read-only: kubectl then gets KUBECACHEDIR in a
+    temporary folder instead of refetching discovery on every call."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    cache = Path(tempfile.gettempdir()) / "kube-addons-kubectl-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    addons.write("a.yaml", configmap("a", namespace))
+    out = run_cli(cluster, addons.root, "once", HOME="/nonexistent/home")
+    assert out.returncode == 0, out.stdout
+    assert any(cache.rglob("*.json")), "kubectl wrote no discovery cache there"
