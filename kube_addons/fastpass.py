@@ -31,7 +31,8 @@ from kube_addons.manifests import (
     split_api_version,
 )
 from kube_addons.profiles import DEPRECATED_LABEL, MODE_LABEL
-from kube_addons.safety import LAST_APPLIED, Safety, parse_gvk, served
+from kube_addons.drift import LAST_APPLIED
+from kube_addons.safety import Safety, parse_gvk, served
 
 OLD_OUTPUT_BEFORE = (1, 11)  # kubectl without `unchanged` lines: keep the exact calls
 ENSURE = "ensure"

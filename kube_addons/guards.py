@@ -30,14 +30,7 @@ BLAST_RADIUS = "blast-radius"
 MODE_SWITCH = "mode-switch"
 ALLOWLIST = "allowlist"
 
-# Kinds whose deletion loses data or cascades (group, kind).
-PROTECTED_KINDS = frozenset({
-    ("", "Namespace"),
-    ("", "PersistentVolume"),
-    ("", "PersistentVolumeClaim"),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"),
-})
-# The same kinds as kubectl names them in its output lines.
+# Kinds whose deletion loses data or cascades, as kubectl names them in its output lines.
 PROTECTED_OUTPUT_KINDS = frozenset({
     "namespace", "persistentvolume", "persistentvolumeclaim",
     "customresourcedefinition.apiextensions.k8s.io",

@@ -16,10 +16,11 @@ from typing import Any, Optional
 
 import yaml
 
+from kube_addons.drift import LAST_APPLIED
+
 MASK = "***"
 BEFORE = "*** (before)"
 AFTER = "*** (after)"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_FIELDS = ("data", "stringData")
 
 

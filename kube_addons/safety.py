@@ -9,7 +9,8 @@ from typing import Optional
 
 from kube_addons import guards, manifests
 from kube_addons.config import Config
-from kube_addons.guards import BLAST_RADIUS, MODE_SWITCH, Decision, Plan, State
+from kube_addons.drift import LAST_APPLIED
+from kube_addons.guards import ALLOWLIST, BLAST_RADIUS, MODE_SWITCH, Decision, Plan, State
 from kube_addons.kubectl import Kubectl
 from kube_addons.logs import Log
 from kube_addons.manifests import Scan, split_api_version
@@ -18,7 +19,6 @@ from kube_addons.state import StateStore, configmap_name
 
 DISCOVERY_REFRESH = 600.0  # seconds; also refreshed after a mapping error
 MAPPING_ERRORS = ("no matches for kind", "RESTMapping", "ensure CRDs are installed")
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Cluster-scoped protected kinds are pruned cluster-wide, even ones this directory never
 # held; they are listed every pass to catch that.
 CLUSTER_PROTECTED = {("", "Namespace"): "namespaces", ("", "PersistentVolume"): "persistentvolumes"}
@@ -72,6 +72,7 @@ class Safety:
         self._discovered_at = 0.0
         self._left_out: tuple[str, ...] = ()
         self._stale = True
+        self._filtered: Optional[tuple[object, tuple[str, ...]]] = None
 
     # -- allowlist vs discovery (upstream #126371) -----------------------------------
 
@@ -90,22 +91,27 @@ class Safety:
         return self._discovery
 
     def allowlist(self) -> tuple[str, ...]:
-        """The prune allowlist less the kinds the server does not serve (upstream #126371)."""
+        """The prune allowlist less the kinds the server does not serve (upstream #126371).
+        Computed once per discovery answer: a pass asks for it several times."""
         wanted = self.config.prune_allowlist
         if not self.config.guards or not wanted:
             return wanted
         found = self.discovery()
         if found is None:
             return wanted  # unknown: pass the list as given
+        if self._filtered is not None and self._filtered[0] is found:
+            return self._filtered[1]
         versions, kinds = found
-        keep = tuple(e for e in wanted if served(e, versions, set(kinds)))
+        kind_set = set(kinds)
+        keep = tuple(e for e in wanted if served(e, versions, kind_set))
         left_out = tuple(e for e in wanted if e not in keep)
         if left_out and left_out != self._left_out:
             self.log.warn(
-                f"== guard allowlist: the server does not serve {' '.join(left_out)}; "
+                f"== guard {ALLOWLIST}: the server does not serve {' '.join(left_out)}; "
                 "left out of the prune allowlist =="
             )
         self._left_out = left_out
+        self._filtered = (found, keep)
         return keep
 
     def saw_output(self, text: str) -> None:
